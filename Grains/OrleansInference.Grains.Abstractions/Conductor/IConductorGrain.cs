@@ -1,0 +1,64 @@
+namespace OrleansInference.Grains;
+
+/// <summary>A request to place work, carrying the prompt's block hashes (same hash function as the engines).</summary>
+[GenerateSerializer, Immutable]
+public sealed record PlacementRequest
+{
+    /// <summary>Request id (for logs and balance tracking).</summary>
+    [Id(0)] public required string RequestId { get; init; }
+    /// <summary>Prompt length in tokens.</summary>
+    [Id(1)] public int PromptTokens { get; init; }
+    /// <summary>Chained hashes of the prompt's full blocks.</summary>
+    [Id(2)] public IReadOnlyList<ulong> BlockHashes { get; init; } = [];
+    /// <summary>Workers not to use (e.g. the one that just died).</summary>
+    [Id(3)] public IReadOnlyList<string> ExcludeWorkers { get; init; } = [];
+    /// <summary>Role wanted; Colocated accepts colocated workers only.</summary>
+    [Id(4)] public WorkerRole Role { get; init; } = WorkerRole.Colocated;
+}
+
+/// <summary>The conductor's answer.</summary>
+[GenerateSerializer, Immutable]
+public sealed record PlacementDecision(
+    [property: Id(0)] string WorkerId,
+    [property: Id(1)] int CachedBlocks,
+    [property: Id(2)] string Policy,
+    [property: Id(3)] double Cost);
+
+/// <summary>A registered worker as the conductor sees it.</summary>
+[GenerateSerializer, Immutable]
+public sealed record WorkerInfo(
+    [property: Id(0)] WorkerRegistration Registration,
+    [property: Id(1)] WorkerLoad? Load,
+    [property: Id(2)] int InFlight,
+    [property: Id(3)] long Placements);
+
+/// <summary>
+/// One per model: the registry of live workers and the placement decision. Its state is soft: it is rebuilt from the
+/// workers after a reactivation.
+/// </summary>
+public interface IConductorGrain : IGrainWithStringKey
+{
+    /// <summary>Adds or refreshes a worker; rejects one whose block size or hash version disagrees.</summary>
+    Task RegisterWorkerAsync(WorkerRegistration registration);
+
+    /// <summary>Removes a worker (silo death, shutdown).</summary>
+    Task UnregisterWorkerAsync(string workerId);
+
+    /// <summary>Updates a worker's load.</summary>
+    Task ReportLoadAsync(WorkerLoad load);
+
+    /// <summary>Chooses a worker. Throws <see cref="InferenceException"/> (Unavailable) when none is live.</summary>
+    Task<PlacementDecision> PlaceAsync(PlacementRequest request);
+
+    /// <summary>Tells the conductor a placed request finished (for in-flight accounting).</summary>
+    Task CompleteAsync(string workerId, string requestId);
+
+    /// <summary>Live workers.</summary>
+    Task<IReadOnlyList<WorkerInfo>> GetWorkersAsync();
+
+    /// <summary>Switches the placement policy: cache-aware, least-loaded or round-robin.</summary>
+    Task SetPolicyAsync(string policy);
+
+    /// <summary>The policy in use.</summary>
+    Task<string> GetPolicyAsync();
+}

@@ -1,0 +1,29 @@
+namespace OrleansInference.Grains;
+
+/// <summary>A worker's KV events as carried to the index.</summary>
+[GenerateSerializer, Immutable]
+public sealed record KvEventBatchDto(
+    [property: Id(0)] string WorkerId,
+    [property: Id(1)] long Sequence,
+    [property: Id(2)] IReadOnlyList<ulong> Stored,
+    [property: Id(3)] IReadOnlyList<ulong> Removed,
+    [property: Id(4)] bool Cleared);
+
+/// <summary>
+/// One shard of the cluster-wide index of which worker holds which KV block, keyed by model and shard number
+/// (<c>{model}/{shard}</c>); blocks are assigned to shards by hash.
+/// </summary>
+public interface IKvIndexGrain : IGrainWithStringKey
+{
+    /// <summary>Applies the part of a worker's event batch that falls in this shard.</summary>
+    Task ApplyAsync(KvEventBatchDto batch);
+
+    /// <summary>Replaces a worker's entries in this shard with a snapshot.</summary>
+    Task ResetWorkerAsync(string workerId, IReadOnlyList<ulong> blockHashes);
+
+    /// <summary>Drops a worker (dead or unregistered).</summary>
+    Task RemoveWorkerAsync(string workerId);
+
+    /// <summary>For each hash (in this shard), the workers holding it.</summary>
+    Task<IReadOnlyDictionary<ulong, IReadOnlyList<string>>> LookupAsync(IReadOnlyList<ulong> blockHashes);
+}

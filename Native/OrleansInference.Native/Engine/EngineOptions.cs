@@ -1,0 +1,41 @@
+namespace OrleansInference.Native.Engine;
+
+/// <summary>Engine settings, bound from configuration section <c>Engine</c>.</summary>
+public sealed class EngineOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "Engine";
+
+    /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. With no usable GPU, <c>cuda</c> falls back to CPU with a warning.</summary>
+    public string Device { get; set; } = "cpu";
+
+    /// <summary>Name the model is served under; defaults to the directory name or <c>builtin</c>.</summary>
+    public string? ModelId { get; set; }
+
+    /// <summary>Tokens per KV block.</summary>
+    public int BlockSize { get; set; } = 16;
+
+    /// <summary>KV blocks in the pool; 0 sizes it from <see cref="KvCacheMemoryMiB"/>.</summary>
+    public int NumBlocks { get; set; }
+
+    /// <summary>Memory given to the KV pool when <see cref="NumBlocks"/> is 0.</summary>
+    public int KvCacheMemoryMiB { get; set; } = 256;
+
+    /// <summary>Maximum prompt + output tokens per sequence; 0 uses the model's maximum.</summary>
+    public int MaxModelLength { get; set; }
+
+    /// <summary>Maximum tokens computed per step (prefill chunks plus decodes).</summary>
+    public int MaxBatchTokens { get; set; } = 512;
+
+    /// <summary>Maximum sequences running at once.</summary>
+    public int MaxRunningSequences { get; set; } = 64;
+
+    /// <summary>Maximum waiting requests; more are refused with <see cref="EngineErrorKind.Overloaded"/>.</summary>
+    public int MaxQueuedRequests { get; set; } = 1024;
+
+    /// <summary>Reuse cached blocks across requests.</summary>
+    public bool EnablePrefixCaching { get; set; } = true;
+
+    /// <summary>CPU threads for the CPU backend; 0 = all cores.</summary>
+    public int CpuThreads { get; set; }
+}
