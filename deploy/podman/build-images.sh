@@ -8,19 +8,24 @@
 # Base images are cached: they are made again only when missing or with --rebuild-base. The silo is published and its
 # image built on every run (or skipped with --no-silo).
 #
-# Usage: deploy/podman/build-images.sh [--rebuild-base] [--no-silo]
+# Usage: deploy/podman/build-images.sh [--rebuild-base] [--no-silo] [--app-dir DIR]
+#   --app-dir DIR   put this already built silo output (a folder with OrleansInference.Silo.dll) in the image instead
+#                   of publishing one (the cluster tests pass their own build)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
 rebuild_base=0
 build_silo=1
-for arg in "$@"; do
-  case "$arg" in
+app_dir=
+while (($#)); do
+  case "$1" in
     --rebuild-base) rebuild_base=1 ;;
     --no-silo) build_silo=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+    --app-dir) app_dir=$(cd "$2" && pwd); shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
+  shift
 done
 
 SUITE=bookworm
@@ -131,6 +136,14 @@ base_image() {
 }
 
 publish_silo() {
+  if [[ -n "$app_dir" ]]; then
+    [[ -f "$app_dir/OrleansInference.Silo.dll" ]] || { echo "no OrleansInference.Silo.dll in $app_dir" >&2; return 1; }
+    log "copying the silo built in $app_dir"
+    rm -rf "$PUBLISH_DIR"
+    mkdir -p "$PUBLISH_DIR"
+    cp -a "$app_dir"/. "$PUBLISH_DIR"/
+    return
+  fi
   log "dotnet publish Silos/OrleansInference.Silo -> ${PUBLISH_DIR#"$PODMAN_REPO_ROOT"/}"
   rm -rf "$PUBLISH_DIR"
   dotnet publish "$PODMAN_REPO_ROOT/Silos/OrleansInference.Silo/OrleansInference.Silo.csproj" -c Release \

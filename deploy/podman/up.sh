@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Brings the cluster of docker-compose.yml up with podman-compose (local images, deploy/podman/compose.override.yml)
+# (Re)creates the cluster of docker-compose.yml with podman-compose (local images, deploy/podman/compose.override.yml)
 # and waits until every silo's HTTP API reports ready. Builds the images first when they are missing.
 #
-# Usage: deploy/podman/up.sh [--build] [--timeout SECONDS]
-#   --build    publish the silo and rebuild its image even when present
+# Usage: deploy/podman/up.sh [--build] [--app-dir DIR] [--timeout SECONDS]
+#   --build         publish the silo and rebuild its image even when present
+#   --app-dir DIR   with --build: use this built silo output instead of publishing (see build-images.sh)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
 build=0
 timeout=180
+build_args=()
 while (($#)); do
   case "$1" in
     --build) build=1 ;;
+    --app-dir) build_args+=(--app-dir "$2"); shift ;;
     --timeout) timeout=$2; shift ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -24,11 +27,16 @@ start=$SECONDS
 
 if ((build)) || ! command -v podman-compose >/dev/null || ! podman image exists "$SILO_IMAGE" \
    || ! podman image exists "$REDIS_BASE_IMAGE"; then
-  "$(dirname "$0")/build-images.sh"
+  "$(dirname "$0")/build-images.sh" "${build_args[@]}"
 fi
 podman_write_conf
 
 cd "$PODMAN_REPO_ROOT"
+# A cluster left from an earlier run would be restarted with its old containers: start from none.
+if [[ -n "$(podman ps -aq --filter "label=io.podman.compose.project=$COMPOSE_PROJECT")" ]]; then
+  log "removing the containers of an earlier run"
+  podman_compose down >/dev/null 2>&1 || true
+fi
 log "podman-compose up -d ${COMPOSE_SERVICES[*]}"
 # Podman without systemd cannot schedule healthchecks (they still run with `podman healthcheck run`): drop its
 # complaints about that from the output.

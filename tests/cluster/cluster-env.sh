@@ -57,7 +57,11 @@ netns_silo_up() {
 }
 
 netns_all_down() {
-  local ns
+  local ns link
+  # Deleting a namespace alone can leave the bridge's end of its veth pair behind.
+  for link in $(ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | grep '^oi-veth[0-9]*$'); do
+    ip link del "$link" 2>/dev/null || true
+  done
   for ns in $(ip netns list 2>/dev/null | awk '/^oi-silo[0-9]+/ {print $1}'); do
     ip netns del "$ns" 2>/dev/null || true
   done
