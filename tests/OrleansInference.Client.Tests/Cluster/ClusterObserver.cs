@@ -29,8 +29,8 @@ public sealed class ClusterObserver : IAsyncDisposable
             clusterId, serviceId, cancellationToken);
 
     /// <summary>
-    /// Connects through fixed gateways (containers' gateways published on loopback, whose own addresses are not for
-    /// the test to use).
+    /// Connects through fixed gateways. They must be the addresses the silos advertise: calls to a gateway's system
+    /// targets are addressed to its advertised address, so a gateway reached through a port mapping does not answer.
     /// </summary>
     public static Task<ClusterObserver> ConnectThroughGatewaysAsync(IReadOnlyList<IPEndPoint> gateways, string clusterId, string serviceId,
         CancellationToken cancellationToken) =>

@@ -5,7 +5,11 @@ using Xunit.Sdk;
 
 namespace OrleansInference.Client.Tests.Cluster;
 
-/// <summary>One silo container of <see cref="ComposeCluster"/>, reached through its ports published on loopback.</summary>
+/// <summary>
+/// One silo container of <see cref="ComposeCluster"/>, reached through its ports published on loopback. Its gateway
+/// serves Orleans clients inside the compose network (clients outside need the silos to advertise an address they can
+/// reach).
+/// </summary>
 public sealed record ComposeSilo(string Service, string Container, Uri HttpAddress, IPEndPoint Gateway);
 
 /// <summary>
@@ -40,6 +44,9 @@ public sealed partial class ComposeCluster : IAsyncDisposable
             new Uri($"http://127.0.0.1:{(8000 + n).ToString(CultureInfo.InvariantCulture)}/"),
             new IPEndPoint(IPAddress.Loopback, 30000 + n))).ToList();
     }
+
+    /// <summary>Redis (membership) as published on loopback.</summary>
+    public const string Redis = "127.0.0.1:6380";
 
     /// <summary>The three CPU silos.</summary>
     public IReadOnlyList<ComposeSilo> Silos { get; }
@@ -86,6 +93,12 @@ public sealed partial class ComposeCluster : IAsyncDisposable
     /// <summary>Reconnects a container cut off by <see cref="DisconnectAsync"/>.</summary>
     public Task ConnectAsync(ComposeSilo silo, CancellationToken cancellationToken = default) =>
         PodmanAsync(cancellationToken, "network", "connect", Network, silo.Container);
+
+    /// <summary>
+    /// Host names (service names) of the silos the membership table lists as active. The containers' gateways advertise
+    /// the containers' own addresses, so an Orleans client outside cannot use them: the table is read from Redis.
+    /// </summary>
+    public Task<IReadOnlyList<string>> ActiveSilosAsync() => RedisMembershipTable.ActiveHostsAsync(Redis, ClusterId, ClusterId);
 
     /// <summary>A container's output.</summary>
     public Task<string> LogsAsync(ComposeSilo silo, CancellationToken cancellationToken = default) =>
