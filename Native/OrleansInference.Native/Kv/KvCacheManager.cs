@@ -103,6 +103,29 @@ internal sealed class KvCacheManager
         return true;
     }
 
+    /// <summary>Appends the block cached under <paramref name="hash"/> to <paramref name="table"/>, taking a reference.</summary>
+    public bool TryHoldCached(BlockTable table, ulong hash)
+    {
+        if (!PrefixCaching || !Cache.TryGet(hash, out var block))
+        {
+            return false;
+        }
+        Pool.AddRef(block);
+        table.Add(block);
+        return true;
+    }
+
+    /// <summary>Appends one fresh block to <paramref name="table"/> (evicting if need be); false when none is left.</summary>
+    public bool TryAppendBlock(BlockTable table, out int block)
+    {
+        if (!Pool.TryAllocate(out block))
+        {
+            return false;
+        }
+        table.Add(block);
+        return true;
+    }
+
     /// <summary>Makes <paramref name="child"/> (empty) share every block of <paramref name="parent"/>.</summary>
     public void Fork(BlockTable parent, BlockTable child)
     {
