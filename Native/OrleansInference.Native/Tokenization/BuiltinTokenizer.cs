@@ -135,5 +135,5 @@ public sealed class BuiltinTokenizer : ITextTokenizer
 
     /// <inheritdoc />
     public string ApplyChatTemplate(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt = true) =>
-        ChatTemplates.RenderChatMl(messages, addGenerationPrompt, defaultSystem: null);
+        ChatFormat.ChatMl.Render(messages, addGenerationPrompt);
 }

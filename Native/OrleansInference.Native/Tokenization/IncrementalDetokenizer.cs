@@ -28,7 +28,9 @@ public sealed class IncrementalDetokenizer
     private const int TrimThreshold = 256;
 
     private readonly ITextTokenizer _tokenizer;
+    private readonly IStreamingDecodeInfo? _info;
     private readonly bool _skipSpecialTokens;
+    private bool _openEnded;
     private readonly List<int> _ids = new(64);
     private int _prefixOffset;
     private int _readOffset;
@@ -42,12 +44,14 @@ public sealed class IncrementalDetokenizer
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         _tokenizer = tokenizer;
+        _info = tokenizer as IStreamingDecodeInfo;
         _skipSpecialTokens = skipSpecialTokens;
 
+        // Context must end where the prompt's text is final: not inside a character, not inside a byte-fallback run.
         var tail = promptTail.Length > ContextTokens ? promptTail[^ContextTokens..] : promptTail;
         var context = tail.Length;
         var text = Decode(tail);
-        while (context > 0 && text.Length > 0 && text[^1] == Replacement)
+        while (context > 0 && ((text.Length > 0 && text[^1] == Replacement) || EndsOpen(tail[..context])))
         {
             context--;
             text = Decode(tail[..context]);
@@ -67,6 +71,16 @@ public sealed class IncrementalDetokenizer
     public string Push(int tokenId)
     {
         _ids.Add(tokenId);
+        if (_info is not null && !_info.IsInvisible(tokenId, _skipSpecialTokens))
+        {
+            _openEnded = _info.IsOpenEnded(tokenId);
+        }
+
+        if (_openEnded)
+        {
+            return ""; // a byte-fallback run may continue and change how it decodes
+        }
+
         var text = Decode(_ids.AsSpan()[_prefixOffset..]);
         if (text.Length > 0 && text[^1] == Replacement)
         {
@@ -101,6 +115,24 @@ public sealed class IncrementalDetokenizer
         _prefixText = Decode(_ids.AsSpan()[_prefixOffset.._readOffset]);
         TrimHistory();
         return delta;
+    }
+
+    private bool EndsOpen(ReadOnlySpan<int> ids)
+    {
+        if (_info is null)
+        {
+            return false;
+        }
+
+        for (var i = ids.Length - 1; i >= 0; i--)
+        {
+            if (!_info.IsInvisible(ids[i], _skipSpecialTokens))
+            {
+                return _info.IsOpenEnded(ids[i]);
+            }
+        }
+
+        return false;
     }
 
     private void TrimHistory()
