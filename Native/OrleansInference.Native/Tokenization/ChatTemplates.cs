@@ -79,11 +79,18 @@ public sealed record ChatFormat(
 
         if (t.Contains("<|im_start|>", StringComparison.Ordinal) || hasToken("<|im_start|>"))
         {
-            var system = System.Text.RegularExpressions.Regex.Match(t, @"<\|im_start\|>system\\n(.+?)<\|im_end\|>");
-            var defaultSystem = system.Success && !system.Groups[1].Value.Contains('{', StringComparison.Ordinal)
-                && !system.Groups[1].Value.Contains('\'', StringComparison.Ordinal)
-                ? system.Groups[1].Value.Replace("\\n", "\n", StringComparison.Ordinal)
-                : null;
+            // A literal default system message written between "<|im_start|>system\n" and "<|im_end|>" (Qwen2, Qwen2.5).
+            string? defaultSystem = null;
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(t, @"<\|im_start\|>system\\n(.+?)<\|im_end\|>"))
+            {
+                var text = m.Groups[1].Value;
+                if (!text.Contains('{', StringComparison.Ordinal) && !text.Contains('\'', StringComparison.Ordinal) && !text.Contains('+', StringComparison.Ordinal))
+                {
+                    defaultSystem = text.Replace("\\n", "\n", StringComparison.Ordinal);
+                    break;
+                }
+            }
+
             return new ChatFormat(ChatFamily.ChatMl, bos, eos, DefaultSystem: defaultSystem);
         }
 
