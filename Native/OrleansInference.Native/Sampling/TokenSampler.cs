@@ -14,8 +14,9 @@ namespace OrleansInference.Native.Sampling;
 /// </remarks>
 public sealed class TokenSampler
 {
-    private Candidate[] _candidates = [];
+    private readonly CanonicalDistribution _distribution = new();
     private float[] _raw = [];
+    private float[] _scratch = [];
     private int[] _seenStamp = [];
     private int[] _countStamp = [];
     private int[] _counts = [];
@@ -158,6 +159,13 @@ public sealed class TokenSampler
     /// <summary>Index of the largest logit; ties (and NaN, which never wins) resolve to the lowest id.</summary>
     internal static int ArgMax(ReadOnlySpan<float> logits)
     {
+        // Vectorised search first; it returns the first maximum, but NaN wins there and +0 beats -0, so re-check those.
+        var fast = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits);
+        if (fast >= 0 && !float.IsNaN(logits[fast]) && logits[fast] != 0f)
+        {
+            return fast;
+        }
+
         var best = 0;
         var bestValue = float.NegativeInfinity;
         var found = false;
@@ -177,105 +185,54 @@ public sealed class TokenSampler
 
     private int Draw(ReadOnlySpan<float> logits, SamplingParams p, double u)
     {
-        var vocab = logits.Length;
-        EnsureCapacity(ref _candidates, vocab);
-        var invT = 1f / p.Temperature;
-
-        var maxKey = float.NegativeInfinity;
-        var n = 0;
-        var cands = _candidates.AsSpan(0, vocab);
-        for (var i = 0; i < vocab; i++)
-        {
-            var key = logits[i] * invT;
-            if (key > float.NegativeInfinity) // false for -inf and NaN: such tokens cannot be drawn
-            {
-                cands[n++] = new Candidate(key, i, 0f);
-                if (key > maxKey)
-                {
-                    maxKey = key;
-                }
-            }
-        }
-
-        if (n == 0 || float.IsPositiveInfinity(maxKey))
+        var d = _distribution;
+        if (!d.Load(logits, p.Temperature))
         {
             return ArgMax(logits);
         }
 
-        // Unnormalised probabilities; tokens whose weight underflows to zero have probability zero in fp32 anyway.
-        var kept = 0;
-        for (var i = 0; i < n; i++)
+        // Every filter keeps a prefix of the canonical order; `length` is that prefix.
+        var length = d.Count;
+        if (p.TopK > 0 && p.TopK < length)
         {
-            var w = MathF.Exp(cands[i].Key - maxKey);
-            if (w > 0f)
-            {
-                cands[kept] = cands[i];
-                cands[kept].Weight = w;
-                kept++;
-            }
+            length = p.TopK;
         }
 
-        var live = cands[..kept];
-
-        if (p.TopK > 0 && p.TopK < live.Length)
-        {
-            CandidateSelection.PartitionTopK(live, p.TopK);
-            live = live[..p.TopK];
-        }
-
-        if (p.TopP < 1f && live.Length > 1)
+        if (p.TopP < 1f && length > 1)
         {
             // Keep a token iff the mass ranked strictly before it is below p (HF: drop the low tail whose cumulative mass ≤ 1 - p).
-            var total = SumWeights(live);
-            var pos = CandidateSelection.SelectByMass(live, p.TopP * total, out var before);
-            var count = before < p.TopP * total || pos == 0 ? pos + 1 : pos;
-            live = live[..count];
+            var target = p.TopP * d.PrefixMass(length);
+            var rank = d.RankAtMass(target, length, out var before);
+            length = before < target || rank == 0 ? rank + 1 : rank;
         }
 
-        if (p.MinP > 0f && live.Length > 1)
+        if (p.MinP > 0f && length > 1)
         {
-            // The best candidate has weight exp(0) = 1, so the threshold min_p · p_max is min_p in these units.
-            var m = 0;
-            for (var i = 0; i < live.Length; i++)
+            // p ≥ min_p · p_max  ⇔  (logit − max) / T ≥ ln(min_p).
+            length = Math.Min(length, d.CountOffsetAtLeast(MathF.Log(p.MinP)));
+        }
+
+        if (length == 1)
+        {
+            return d.TokenAt(0);
+        }
+
+        var chosen = d.RankAtMass(u * d.PrefixMass(length), length, out _);
+        return d.TokenAt(chosen);
+    }
+
+    private float LogSumExp(ReadOnlySpan<float> logits)
+    {
+        var max = System.Numerics.Tensors.TensorPrimitives.Max(logits);
+        if (float.IsNaN(max))
+        {
+            max = float.NegativeInfinity;
+            foreach (var v in logits)
             {
-                if (live[i].Weight >= p.MinP)
+                if (v > max)
                 {
-                    live[m++] = live[i];
+                    max = v;
                 }
-            }
-
-            live = live[..m];
-        }
-
-        if (live.Length == 1)
-        {
-            return live[0].Id;
-        }
-
-        var z = SumWeights(live);
-        var chosen = CandidateSelection.SelectByMass(live, u * z, out _);
-        return live[chosen].Id;
-    }
-
-    private static double SumWeights(ReadOnlySpan<Candidate> c)
-    {
-        var s = 0.0;
-        foreach (ref readonly var x in c)
-        {
-            s += x.Weight;
-        }
-
-        return s;
-    }
-
-    private static float LogSumExp(ReadOnlySpan<float> logits)
-    {
-        var max = float.NegativeInfinity;
-        foreach (var v in logits)
-        {
-            if (v > max)
-            {
-                max = v;
             }
         }
 
@@ -284,12 +241,16 @@ public sealed class TokenSampler
             return max;
         }
 
+        EnsureCapacity(ref _scratch, logits.Length);
+        var e = _scratch.AsSpan(0, logits.Length);
+        System.Numerics.Tensors.TensorPrimitives.Subtract(logits, max, e);
+        System.Numerics.Tensors.TensorPrimitives.Exp(e, e);
         var sum = 0.0;
-        foreach (var v in logits)
+        foreach (var x in e)
         {
-            if (v > float.NegativeInfinity)
+            if (x > 0f) // NaN logits contribute nothing
             {
-                sum += Math.Exp(v - max);
+                sum += x;
             }
         }
 

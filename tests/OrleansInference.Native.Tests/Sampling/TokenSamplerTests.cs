@@ -120,12 +120,23 @@ public sealed class TokenSamplerTests
                      new SamplingParams { Temperature = 1f, TopK = 1000, TopP = 0.5f, MinP = 0.05f },
                  })
         {
+            var kept = ReferenceKept(logits, p);
             for (var position = 0; position < 100; position++)
             {
-                var expected = ReferenceSample(logits, p, PhiloxRng.Uniform(77, position, 0));
+                var expected = ReferenceDraw(kept, PhiloxRng.Uniform(77, position, 0));
                 Assert.Equal(expected, Sample(s, logits, p, position, 0, 77).TokenId);
             }
         }
+    }
+
+    [Fact]
+    public void Masked_and_nan_logits_are_never_drawn()
+    {
+        float[] logits = [float.NegativeInfinity, 1f, float.NaN, 1f, float.NegativeInfinity];
+        var counts = Count(logits, new SamplingParams { Temperature = 1.5f }, 4_000, 3);
+        Assert.Equal(0, counts[0] + counts[2] + counts[4]);
+        Assert.True(ChiSquare([counts[1], counts[3]], [0.5, 0.5]) < 15);
+        Assert.Equal(1, Sample(new TokenSampler(), logits, Greedy).TokenId);
     }
 
     [Fact]
@@ -210,13 +221,15 @@ public sealed class TokenSamplerTests
         return logits;
     }
 
-    /// <summary>The specification written the slow way: full sort, cumulative sums.</summary>
-    private static int ReferenceSample(float[] logits, SamplingParams p, double u)
+    /// <summary>The specification written the slow way: full sort, cumulative sums; this part keeps the survivors.</summary>
+    private static List<(int Id, float Offset, double W)> ReferenceKept(float[] logits, SamplingParams p)
     {
-        var keyed = logits.Select((l, id) => (Key: l / p.Temperature, Id: id))
-            .OrderByDescending(x => x.Key).ThenBy(x => x.Id).ToList();
-        var max = keyed[0].Key;
-        var items = keyed.Select(x => (x.Id, W: (double)MathF.Exp(x.Key - max))).ToList();
+        // Order: (logit − max) / T descending, ties to the lower id; weight exp of that.
+        var max = logits.Max();
+        var invT = 1f / p.Temperature;
+        var items = logits.Select((l, id) => (Id: id, Offset: (l - max) * invT))
+            .OrderByDescending(x => x.Offset).ThenBy(x => x.Id)
+            .Select(x => (x.Id, x.Offset, W: (double)MathF.Exp(x.Offset))).ToList();
         if (p.TopK > 0)
         {
             items = items.Take(p.TopK).ToList();
@@ -225,7 +238,7 @@ public sealed class TokenSamplerTests
         if (p.TopP < 1f)
         {
             var total = items.Sum(x => x.W);
-            var kept = new List<(int Id, double W)>();
+            var kept = new List<(int Id, float Offset, double W)>();
             var before = 0.0;
             foreach (var x in items)
             {
@@ -242,9 +255,14 @@ public sealed class TokenSamplerTests
 
         if (p.MinP > 0f)
         {
-            items = items.Where(x => x.W >= p.MinP).ToList();
+            items = items.Where(x => x.Offset >= MathF.Log(p.MinP)).ToList(); // p ≥ min_p · p_max
         }
 
+        return items;
+    }
+
+    private static int ReferenceDraw(List<(int Id, float Offset, double W)> items, double u)
+    {
         var z = items.Sum(x => x.W);
         var acc = 0.0;
         foreach (var x in items)
