@@ -1,6 +1,6 @@
 namespace OrleansInference.Native.Sampling;
 
-/// <summary>One token still in the running: its tempered logit, id and unnormalised probability.</summary>
+/// <summary>One token in the running: its order key ((logit − max) / temperature), id and unnormalised probability.</summary>
 internal struct Candidate
 {
     public float Key;
@@ -15,8 +15,8 @@ internal struct Candidate
     }
 
     /// <summary>
-    /// The canonical order: higher tempered logit (= higher probability) first, ties to the lower id. It is a strict
-    /// total order, so every selection below has one answer whatever the partition steps were.
+    /// The canonical order: higher key (= higher probability) first, ties to the lower id. A strict total order, so
+    /// "the token at rank r" has one answer however the candidates were gathered.
     /// </summary>
     public static bool RanksBefore(in Candidate a, in Candidate b) => a.Key > b.Key || (a.Key == b.Key && a.Id < b.Id);
 }

@@ -11,6 +11,14 @@ namespace OrleansInference.Native.Sampling;
 /// The draw depends only on (seed, position, sample index) and the logits, so a resumed generation draws as the
 /// uninterrupted one did. Logprobs are those of the raw distribution (log-softmax of the logits as given, before
 /// penalties and temperature), as vLLM reports them by default.
+/// <para>
+/// The exact rule, for implementations elsewhere (GPU): key = (logit − max logit) · (1/T) in fp32, weight = exp(key);
+/// canonical order = key descending, ties to the lower id; top-k keeps the first k; top-p keeps a token iff the
+/// weight ranked before it is below p · (weight of the top-k set), always the first; min-p keeps key ≥ ln(min_p);
+/// the chosen token is the first in that order whose cumulative weight exceeds u · (weight of the kept set), with
+/// u = <see cref="PhiloxRng.Uniform"/>(seed, position, sample index). Weights are summed in double; tokens whose
+/// weight underflows to zero, and −∞/NaN logits, are never drawn.
+/// </para>
 /// </remarks>
 public sealed class TokenSampler
 {
@@ -68,7 +76,9 @@ public sealed class TokenSampler
             ApplyPenalties(logits, p, promptTokens, outputTokens);
         }
 
-        var chosen = p.IsGreedy ? ArgMax(logits) : Draw(logits, p, PhiloxRng.Uniform(seed, position, sampleIndex));
+        // A temperature so small that 1/T overflows is greedy in effect.
+        var greedy = p.IsGreedy || float.IsInfinity(1f / p.Temperature);
+        var chosen = greedy ? ArgMax(logits) : Draw(logits, p, PhiloxRng.Uniform(seed, position, sampleIndex));
 
         PositionLogprobs? logprobs = null;
         if (p.Logprobs is not null)
