@@ -81,7 +81,7 @@ public sealed class IncrementalDetokenizer
             return ""; // a byte-fallback run may continue and change how it decodes
         }
 
-        var text = Decode(_ids.AsSpan()[_prefixOffset..]);
+        var text = Decode(Ids[_prefixOffset..]);
         if (text.Length > 0 && text[^1] == Replacement)
         {
             return ""; // an incomplete character: wait for the rest of its bytes
@@ -98,7 +98,22 @@ public sealed class IncrementalDetokenizer
             return "";
         }
 
-        return Advance(Decode(_ids.AsSpan()[_prefixOffset..]));
+        var text = Decode(Ids[_prefixOffset..]);
+        if (!text.StartsWith(_prefixText, StringComparison.Ordinal))
+        {
+            // Not expected with the tokenizers we know; never drop text: emit what differs from what was sent.
+            var common = 0;
+            while (common < text.Length && common < _prefixText.Length && text[common] == _prefixText[common])
+            {
+                common++;
+            }
+
+            _prefixOffset = _readOffset = _ids.Count;
+            _prefixText = "";
+            return text[common..];
+        }
+
+        return Advance(text);
     }
 
     private string Advance(string text)
@@ -112,7 +127,7 @@ public sealed class IncrementalDetokenizer
         var delta = text[_prefixText.Length..];
         _prefixOffset = _readOffset;
         _readOffset = _ids.Count;
-        _prefixText = Decode(_ids.AsSpan()[_prefixOffset.._readOffset]);
+        _prefixText = Decode(Ids[_prefixOffset.._readOffset]);
         TrimHistory();
         return delta;
     }
@@ -147,10 +162,7 @@ public sealed class IncrementalDetokenizer
         _prefixOffset = 0;
     }
 
-    private string Decode(ReadOnlySpan<int> ids) => ids.IsEmpty ? "" : _tokenizer.Decode(ids, _skipSpecialTokens);
-}
+    private ReadOnlySpan<int> Ids => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ids);
 
-internal static class ListSpanExtensions
-{
-    public static ReadOnlySpan<int> AsSpan(this List<int> list) => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list);
+    private string Decode(ReadOnlySpan<int> ids) => ids.IsEmpty ? "" : _tokenizer.Decode(ids, _skipSpecialTokens);
 }
