@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using OrleansInference.Native.Backends;
 using OrleansInference.Native.Models;
 
@@ -40,11 +41,10 @@ public sealed unsafe class CpuBackend : IComputeBackend
     private float* _mmX;
     private int _mmXStride;
     private int _mmTokens;
-    private PinnedMatrix? _mmW;
-    private float* _mmBias;
+    private PackedWeights? _mmW;
     private float* _mmY;
     private int _mmYStride;
-    private int _mmTileRows;
+    private int _mmTilePanels;
     private IReadOnlyList<SequenceChunk>? _chunks;
     private int _layer;
 
@@ -90,6 +90,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
     public int Threads => _threads;
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Forward(IReadOnlyList<SequenceChunk> chunks, Span<float> logits)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -125,11 +126,11 @@ public sealed unsafe class CpuBackend : IComputeBackend
                     CpuKernels.RmsNorm(s.X + ((long)t * h), w.InputNorm.Pointer, s.Xn + ((long)t * h), h, _eps);
                 }
 
-                MatMul(s.Xn, h, tokens, w.Qkv, w.QkvBias, s.Qkv, s.QkvStride);
+                MatMul(s.Xn, h, tokens, w.Qkv, s.Qkv, s.QkvStride);
                 ApplyRopeAndStore(s, tokens, layer);
                 _layer = layer;
                 Run(tokens * _config.NumKvHeads, _attentionItem, attentionWork);
-                MatMul(s.Attn, _qDim, tokens, w.O, w.OBias, s.Proj, h);
+                MatMul(s.Attn, _qDim, tokens, w.O, s.Proj, h);
                 TensorPrimitives.Add(new ReadOnlySpan<float>(s.X, tokens * h), new ReadOnlySpan<float>(s.Proj, tokens * h), new Span<float>(s.X, tokens * h));
 
                 for (int t = 0; t < tokens; t++)
@@ -138,14 +139,14 @@ public sealed unsafe class CpuBackend : IComputeBackend
                 }
 
                 int inter = _config.IntermediateSize;
-                MatMul(s.Xn, h, tokens, w.GateUp, null, s.GateUp, 2 * inter);
+                MatMul(s.Xn, h, tokens, w.GateUp, s.GateUp, 2 * inter);
                 for (int t = 0; t < tokens; t++)
                 {
                     float* gu = s.GateUp + ((long)t * 2 * inter);
                     CpuKernels.SwiGlu(gu, gu + inter, s.Act + ((long)t * inter), inter);
                 }
 
-                MatMul(s.Act, inter, tokens, w.Down, null, s.Proj, h);
+                MatMul(s.Act, inter, tokens, w.Down, s.Proj, h);
                 TensorPrimitives.Add(new ReadOnlySpan<float>(s.X, tokens * h), new ReadOnlySpan<float>(s.Proj, tokens * h), new Span<float>(s.X, tokens * h));
             }
 
@@ -161,7 +162,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
 
             fixed (float* output = logits)
             {
-                MatMul(s.Xn, h, rows, _weights.LmHead, null, output, vocab);
+                MatMul(s.Xn, h, rows, _weights.LmHead, output, vocab);
             }
         }
         finally
@@ -199,6 +200,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
         new(capacity, _config.HiddenSize, _qDim, _kvDim, _config.IntermediateSize, _config.HeadDim);
 
     /// <summary>Checks every chunk; returns the step's token count and logits row count.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private (int Tokens, int Rows) Validate(IReadOnlyList<SequenceChunk> chunks)
     {
         long tokens = 0, rows = 0;
@@ -266,6 +268,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
 
     /// <summary>Per-token positions, chunk indices, logits rows, RoPE tables and embeddings.</summary>
     /// <returns>The attention pass's multiply-adds, to decide whether to fan it out.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private long Prepare(IReadOnlyList<SequenceChunk> chunks, CpuScratch s)
     {
         long attentionWork = 0;
@@ -302,6 +305,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
     }
 
     /// <summary>Rotates q and k of every token, then writes k and v into the token's page slot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ApplyRopeAndStore(CpuScratch s, int tokens, int layer)
     {
         int half = _config.HeadDim / 2, bs = Layout.BlockSize;
@@ -320,32 +324,33 @@ public sealed unsafe class CpuBackend : IComputeBackend
         }
     }
 
-    /// <summary>Y[T, W.Rows] = X[T, W.Cols] · Wᵀ (+ bias), tiled over output rows.</summary>
-    private void MatMul(float* x, int xStride, int tokens, PinnedMatrix w, PinnedMatrix? bias, float* y, int yStride)
+    /// <summary>Y[T, W.Rows] = X[T, W.Cols] · Wᵀ (+ bias), tiled over output panels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void MatMul(float* x, int xStride, int tokens, PackedWeights w, float* y, int yStride)
     {
         _mmX = x;
         _mmXStride = xStride;
         _mmTokens = tokens;
         _mmW = w;
-        _mmBias = bias is null ? null : bias.Pointer;
         _mmY = y;
         _mmYStride = yStride;
         long work = (long)tokens * w.Rows * w.Cols;
-        int tiles = work < ParallelWorkThreshold || _threads == 1 ? 1 : Math.Min(_threads * 4, Math.Max(1, w.Rows / 8));
-        int rows = (w.Rows + tiles - 1) / tiles;
-        _mmTileRows = (rows + 1) & ~1;
-        tiles = (w.Rows + _mmTileRows - 1) / _mmTileRows;
+        int tiles = work < ParallelWorkThreshold || _threads == 1 ? 1 : Math.Min(_threads * 4, w.Panels);
+        _mmTilePanels = (w.Panels + tiles - 1) / tiles;
+        tiles = (w.Panels + _mmTilePanels - 1) / _mmTilePanels;
         Run(tiles, _matMulTile, work);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MatMulTile(int tile)
     {
         var w = _mmW!;
-        int j0 = tile * _mmTileRows;
-        int j1 = Math.Min(w.Rows, j0 + _mmTileRows);
-        CpuKernels.MatMulRows(_mmX, _mmXStride, _mmTokens, w.Pointer, w.Cols, _mmBias, _mmY, _mmYStride, j0, j1);
+        int p0 = tile * _mmTilePanels;
+        int p1 = Math.Min(w.Panels, p0 + _mmTilePanels);
+        CpuKernels.MatMul(_mmX, _mmXStride, _mmTokens, w, _mmY, _mmYStride, p0, p1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Run(int count, Action<int> body, long work)
     {
         if (count == 1 || _threads == 1 || work < ParallelWorkThreshold)
@@ -365,6 +370,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
     /// Causal attention for one token and one KV head (all query heads of its group), over the token's pages,
     /// with a tiled online softmax in float32.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AttentionItem(int item)
     {
         var s = _scratch;
@@ -386,6 +392,9 @@ public sealed unsafe class CpuBackend : IComputeBackend
             sum[h] = 0f;
         }
 
+        int keyOffset = _kv.PlaneOffset(_layer, 0) + (g * d);
+        int valueOffset = _kv.PlaneOffset(_layer, 1) + (g * d);
+        int rowFloats = _kv.RowFloats;
         int length = pos + 1;
         for (int j0 = 0; j0 < length; j0 += AttentionTile)
         {
@@ -393,10 +402,10 @@ public sealed unsafe class CpuBackend : IComputeBackend
             for (int jj = 0; jj < n; jj++)
             {
                 int j = j0 + jj;
-                var key = new ReadOnlySpan<float>(_kv.Row(table[j / bs], j % bs, _layer, 0) + (g * d), d);
+                float* key = _kv.Block(table[j / bs]) + keyOffset + ((j % bs) * rowFloats);
                 for (int h = 0; h < group; h++)
                 {
-                    scores[(h * AttentionTile) + jj] = TensorPrimitives.Dot(new ReadOnlySpan<float>(q + (h * d), d), key) * _scale;
+                    scores[(h * AttentionTile) + jj] = CpuKernels.Dot(q + (h * d), key, d) * _scale;
                 }
             }
 
@@ -419,11 +428,10 @@ public sealed unsafe class CpuBackend : IComputeBackend
             for (int jj = 0; jj < n; jj++)
             {
                 int j = j0 + jj;
-                var value = new ReadOnlySpan<float>(_kv.Row(table[j / bs], j % bs, _layer, 1) + (g * d), d);
+                float* value = _kv.Block(table[j / bs]) + valueOffset + ((j % bs) * rowFloats);
                 for (int h = 0; h < group; h++)
                 {
-                    var a = acc.Slice(h * d, d);
-                    TensorPrimitives.MultiplyAdd(value, scores[(h * AttentionTile) + jj], a, a);
+                    CpuKernels.Axpy(scores[(h * AttentionTile) + jj], value, output + (h * d), d);
                 }
             }
         }

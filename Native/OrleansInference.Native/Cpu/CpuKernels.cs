@@ -1,127 +1,218 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace OrleansInference.Native.Cpu;
 
 /// <summary>
-/// Float32 kernels of the CPU forward pass. Every output element of <see cref="MatMulRows"/> is computed by the same
+/// Float32 kernels of the CPU forward pass. Every output element of <see cref="MatMul"/> is computed by the same
 /// sequence of operations whichever tile it falls in, so results do not depend on batch composition or thread count
-/// (batch-invariant, bit for bit).
+/// (batch-invariant, bit for bit). Kernels are compiled fully optimised at once (AggressiveOptimization): they run
+/// hot from the first step, before tiered compilation would get to them.
 /// </summary>
 internal static unsafe class CpuKernels
 {
-    private const int W = 8; // Vector256<float>.Count
+    // Tokens per pass over the weights: their activations stay in L2 while every panel of the tile streams by.
+    private const int TokenBlock = 64;
 
     /// <summary>
-    /// <c>y[t, j] = x[t, :] · w[j, :] (+ bias[j])</c> for output rows <c>j ∈ [j0, j1)</c> and all <paramref name="tokens"/>:
-    /// Y = X·Wᵀ with W in HF's <c>[out, in]</c> layout. Tiles of 2 weight rows × 4 tokens reuse every load.
+    /// <c>y[t, j] = x[t, :] · W[j, :] (+ bias[j])</c> for the outputs of panels <c>[p0, p1)</c> and all
+    /// <paramref name="tokens"/>: Y = X·Wᵀ. Each output is accumulated in one vector lane over k = 0, 1, … in order
+    /// with fused multiply-adds, whatever tile it is in, so results are independent of batch composition.
     /// </summary>
-    public static void MatMulRows(float* x, int xStride, int tokens, float* w, int inDim, float* bias, float* y, int yStride, int j0, int j1)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void MatMul(float* x, int xStride, int tokens, PackedWeights w, float* y, int yStride, int p0, int p1)
     {
-        if (!Vector256.IsHardwareAccelerated)
+        const int P = PackedWeights.PanelWidth;
+        int cols = w.Cols;
+        float* tail = stackalloc float[4 * P];
+        for (int tb = 0; tb < tokens; tb += TokenBlock)
         {
-            for (int r = j0; r < j1; r++)
+            int tEnd = Math.Min(tokens, tb + TokenBlock);
+            for (int p = p0; p < p1; p++)
             {
-                var wRow = new ReadOnlySpan<float>(w + ((long)r * inDim), inDim);
-                float b = bias == null ? 0f : bias[r];
-                for (int t = 0; t < tokens; t++)
+                float* panel = w.Pointer + ((long)p * cols * P);
+                int j = p * P;
+                int valid = Math.Min(P, w.Rows - j);
+                float* bias = w.Bias == null ? null : w.Bias + j;
+                if (!Vector256.IsHardwareAccelerated)
                 {
-                    y[((long)t * yStride) + r] = TensorPrimitives.Dot(new ReadOnlySpan<float>(x + ((long)t * xStride), inDim), wRow) + b;
-                }
-            }
+                    for (int r = tb; r < tEnd; r++)
+                    {
+                        float* xr = x + ((long)r * xStride);
+                        for (int lane = 0; lane < valid; lane++)
+                        {
+                            float acc = 0f;
+                            for (int k = 0; k < cols; k++)
+                            {
+                                acc = MathF.FusedMultiplyAdd(xr[k], panel[(k * P) + lane], acc);
+                            }
 
-            return;
-        }
+                            y[((long)r * yStride) + j + lane] = bias == null ? acc : acc + bias[lane];
+                        }
+                    }
 
-        int vecEnd = inDim - (inDim % W);
-        int j = j0;
-        for (; j + 2 <= j1; j += 2)
-        {
-            float* w0 = w + ((long)j * inDim), w1 = w0 + inDim;
-            int t = 0;
-            for (; t + 4 <= tokens; t += 4)
-            {
-                float* x0 = x + ((long)t * xStride), x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-                Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default,
-                                 a20 = default, a21 = default, a30 = default, a31 = default;
-                for (int k = 0; k < vecEnd; k += W)
-                {
-                    var v0 = Vector256.Load(w0 + k);
-                    var v1 = Vector256.Load(w1 + k);
-                    var u = Vector256.Load(x0 + k);
-                    a00 = Vector256.MultiplyAddEstimate(u, v0, a00);
-                    a01 = Vector256.MultiplyAddEstimate(u, v1, a01);
-                    u = Vector256.Load(x1 + k);
-                    a10 = Vector256.MultiplyAddEstimate(u, v0, a10);
-                    a11 = Vector256.MultiplyAddEstimate(u, v1, a11);
-                    u = Vector256.Load(x2 + k);
-                    a20 = Vector256.MultiplyAddEstimate(u, v0, a20);
-                    a21 = Vector256.MultiplyAddEstimate(u, v1, a21);
-                    u = Vector256.Load(x3 + k);
-                    a30 = Vector256.MultiplyAddEstimate(u, v0, a30);
-                    a31 = Vector256.MultiplyAddEstimate(u, v1, a31);
+                    continue;
                 }
 
-                Store(y, yStride, t, j, a00, x0, w0, vecEnd, inDim, bias);
-                Store(y, yStride, t, j + 1, a01, x0, w1, vecEnd, inDim, bias);
-                Store(y, yStride, t + 1, j, a10, x1, w0, vecEnd, inDim, bias);
-                Store(y, yStride, t + 1, j + 1, a11, x1, w1, vecEnd, inDim, bias);
-                Store(y, yStride, t + 2, j, a20, x2, w0, vecEnd, inDim, bias);
-                Store(y, yStride, t + 2, j + 1, a21, x2, w1, vecEnd, inDim, bias);
-                Store(y, yStride, t + 3, j, a30, x3, w0, vecEnd, inDim, bias);
-                Store(y, yStride, t + 3, j + 1, a31, x3, w1, vecEnd, inDim, bias);
-            }
-
-            for (; t < tokens; t++)
-            {
-                float* x0 = x + ((long)t * xStride);
-                Vector256<float> a0 = default, a1 = default;
-                for (int k = 0; k < vecEnd; k += W)
+                // A full panel is written straight into Y; the padded last panel goes through a buffer.
+                bool direct = valid == P;
+                int t = tb;
+                for (; t + 4 <= tEnd; t += 4)
                 {
-                    var u = Vector256.Load(x0 + k);
-                    a0 = Vector256.MultiplyAddEstimate(u, Vector256.Load(w0 + k), a0);
-                    a1 = Vector256.MultiplyAddEstimate(u, Vector256.Load(w1 + k), a1);
+                    float* y0 = y + ((long)t * yStride) + j;
+                    if (direct)
+                    {
+                        Tile4(x + ((long)t * xStride), xStride, panel, cols, y0, y0 + yStride, y0 + (2L * yStride), y0 + (3L * yStride));
+                    }
+                    else
+                    {
+                        Tile4(x + ((long)t * xStride), xStride, panel, cols, tail, tail + P, tail + (2 * P), tail + (3 * P));
+                    }
+
+                    for (int i = 0; i < 4; i++)
+                    {
+                        Finish(direct ? y0 + (i * (long)yStride) : tail + (i * P), y0 + (i * (long)yStride), bias, valid);
+                    }
                 }
 
-                Store(y, yStride, t, j, a0, x0, w0, vecEnd, inDim, bias);
-                Store(y, yStride, t, j + 1, a1, x0, w1, vecEnd, inDim, bias);
-            }
-        }
-
-        for (; j < j1; j++)
-        {
-            float* w0 = w + ((long)j * inDim);
-            for (int t = 0; t < tokens; t++)
-            {
-                float* x0 = x + ((long)t * xStride);
-                Vector256<float> a0 = default;
-                for (int k = 0; k < vecEnd; k += W)
+                for (; t < tEnd; t++)
                 {
-                    a0 = Vector256.MultiplyAddEstimate(Vector256.Load(x0 + k), Vector256.Load(w0 + k), a0);
+                    float* y0 = y + ((long)t * yStride) + j;
+                    Tile1(x + ((long)t * xStride), panel, cols, direct ? y0 : tail);
+                    Finish(direct ? y0 : tail, y0, bias, valid);
                 }
-
-                Store(y, yStride, t, j, a0, x0, w0, vecEnd, inDim, bias);
             }
         }
     }
 
-    private static void Store(float* y, int yStride, int t, int j, Vector256<float> acc, float* xRow, float* wRow, int vecEnd, int inDim, float* bias)
+    // The micro-kernels are small call-free methods so the JIT keeps every accumulator in a register.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4(float* x0, int xStride, float* panel, int cols, float* d0, float* d1, float* d2, float* d3)
     {
-        float s = Vector256.Sum(acc);
-        for (int k = vecEnd; k < inDim; k++)
+        float* x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        var a00 = Vector256<float>.Zero;
+        var a01 = Vector256<float>.Zero;
+        var a10 = Vector256<float>.Zero;
+        var a11 = Vector256<float>.Zero;
+        var a20 = Vector256<float>.Zero;
+        var a21 = Vector256<float>.Zero;
+        var a30 = Vector256<float>.Zero;
+        var a31 = Vector256<float>.Zero;
+        float* wk = panel;
+        for (int k = 0; k < cols; k++)
         {
-            s += xRow[k] * wRow[k];
+            var w0 = Vector256.Load(wk);
+            var w1 = Vector256.Load(wk + 8);
+            wk += PackedWeights.PanelWidth;
+            var b = Vector256.Create(x0[k]);
+            a00 = Vector256.MultiplyAddEstimate(b, w0, a00);
+            a01 = Vector256.MultiplyAddEstimate(b, w1, a01);
+            b = Vector256.Create(x1[k]);
+            a10 = Vector256.MultiplyAddEstimate(b, w0, a10);
+            a11 = Vector256.MultiplyAddEstimate(b, w1, a11);
+            b = Vector256.Create(x2[k]);
+            a20 = Vector256.MultiplyAddEstimate(b, w0, a20);
+            a21 = Vector256.MultiplyAddEstimate(b, w1, a21);
+            b = Vector256.Create(x3[k]);
+            a30 = Vector256.MultiplyAddEstimate(b, w0, a30);
+            a31 = Vector256.MultiplyAddEstimate(b, w1, a31);
         }
 
+        a00.Store(d0);
+        a01.Store(d0 + 8);
+        a10.Store(d1);
+        a11.Store(d1 + 8);
+        a20.Store(d2);
+        a21.Store(d2 + 8);
+        a30.Store(d3);
+        a31.Store(d3 + 8);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile1(float* x0, float* panel, int cols, float* d0)
+    {
+        var a0 = Vector256<float>.Zero;
+        var a1 = Vector256<float>.Zero;
+        float* wk = panel;
+        for (int k = 0; k < cols; k++)
+        {
+            var b = Vector256.Create(x0[k]);
+            a0 = Vector256.MultiplyAddEstimate(b, Vector256.Load(wk), a0);
+            a1 = Vector256.MultiplyAddEstimate(b, Vector256.Load(wk + 8), a1);
+            wk += PackedWeights.PanelWidth;
+        }
+
+        a0.Store(d0);
+        a1.Store(d0 + 8);
+    }
+
+    /// <summary>Adds the bias and, for a padded panel, copies the valid lanes from the buffer into Y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(float* result, float* y, float* bias, int valid)
+    {
         if (bias != null)
         {
-            s += bias[j];
+            (Vector256.Load(result) + Vector256.Load(bias)).Store(result);
+            (Vector256.Load(result + 8) + Vector256.Load(bias + 8)).Store(result + 8);
         }
 
-        y[((long)t * yStride) + j] = s;
+        if (result != y)
+        {
+            for (int i = 0; i < valid; i++)
+            {
+                y[i] = result[i];
+            }
+        }
+    }
+
+    /// <summary>Dot product of two short vectors (a head's width); inlined, no span overhead.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    public static float Dot(float* a, float* b, int n)
+    {
+        int k = 0;
+        float s = 0f;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; k + 8 <= n; k += 8)
+            {
+                acc = Vector256.MultiplyAddEstimate(Vector256.Load(a + k), Vector256.Load(b + k), acc);
+            }
+
+            s = Vector256.Sum(acc);
+        }
+
+        for (; k < n; k++)
+        {
+            s += a[k] * b[k];
+        }
+
+        return s;
+    }
+
+    /// <summary><c>y += alpha · x</c> over a head's width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Axpy(float alpha, float* x, float* y, int n)
+    {
+        int k = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var a = Vector256.Create(alpha);
+            for (; k + 8 <= n; k += 8)
+            {
+                Vector256.MultiplyAddEstimate(a, Vector256.Load(x + k), Vector256.Load(y + k)).Store(y + k);
+            }
+        }
+
+        for (; k < n; k++)
+        {
+            y[k] += alpha * x[k];
+        }
     }
 
     /// <summary>HF RMSNorm in float32: <c>w · (x · rsqrt(mean(x²) + eps))</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RmsNorm(float* x, float* weight, float* y, int n, float eps)
     {
         var xs = new ReadOnlySpan<float>(x, n);
@@ -135,6 +226,7 @@ internal static unsafe class CpuKernels
     /// <summary>
     /// Rotates pairs <c>(i, i + D/2)</c> of each head in place: <c>(a, b) → (a·cos − b·sin, b·cos + a·sin)</c>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rope(float* v, int heads, int headDim, float* cos, float* sin)
     {
         int half = headDim / 2;
@@ -152,6 +244,7 @@ internal static unsafe class CpuKernels
     }
 
     /// <summary><c>out[i] = silu(gate[i]) · up[i]</c>, silu(g) = g · sigmoid(g).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SwiGlu(float* gate, float* up, float* output, int n)
     {
         var g = new ReadOnlySpan<float>(gate, n);

@@ -46,6 +46,9 @@ internal sealed unsafe class CpuKvPool
     public float* Row(int block, int slot, int layer, int value) =>
         _pointers[block] + PlaneOffset(layer, value) + (slot * RowFloats);
 
+    /// <summary>Start of a block (no bounds check: callers validated the block table).</summary>
+    public float* Block(int block) => _pointers[block];
+
     public void Copy(int source, int destination)
     {
         CheckBlock(source, nameof(source));
