@@ -93,8 +93,9 @@ public static class ModelConfigParser
             int maxPositions = Int("max_position_embeddings") ?? DefaultMaxPositions(modelType);
             CheckSlidingWindow(modelType, maxPositions);
 
-            bool qwen2 = modelType == "qwen2";
-            bool attentionBias = qwen2 || Bool("attention_bias") == true;
+            // transformers: Qwen2 always biases q/k/v; Llama biases q/k/v/o with attention_bias; Mistral never.
+            bool llamaBias = modelType == "llama" && Bool("attention_bias") == true;
+            bool attentionBias = modelType == "qwen2" || llamaBias;
             var (theta, scaling) = ReadRope(modelType);
 
             return new ModelConfig
@@ -113,7 +114,7 @@ public static class ModelConfigParser
                 MaxPositionEmbeddings = maxPositions,
                 TieWordEmbeddings = Bool("tie_word_embeddings") ?? false,
                 AttentionBias = attentionBias,
-                AttentionOutputBias = modelType == "llama" && attentionBias,
+                AttentionOutputBias = llamaBias,
                 BosTokenId = Int("bos_token_id"),
                 EosTokenIds = IntList("eos_token_id"),
             };

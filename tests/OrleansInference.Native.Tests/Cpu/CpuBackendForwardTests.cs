@@ -9,7 +9,7 @@ public sealed class CpuBackendForwardTests(CpuModelFixture fixture) : IClassFixt
 {
     private const double Tolerance = 1e-4;
 
-    public static TheoryData<string> Models => new() { "builtin", "qwen2" };
+    public static TheoryData<string> Models => new() { "builtin", "qwen2", "llama-bias" };
 
     [Theory]
     [MemberData(nameof(Models))]

@@ -8,12 +8,17 @@ namespace OrleansInference.Native.Tests.Cpu;
 public sealed class CpuModelFixture : IDisposable
 {
     private readonly TestModelDirectory _qwenDir;
+    private readonly TestModelDirectory _llamaDir;
 
     public CpuModelFixture()
     {
         Builtin = BuiltinModel.Create(1234);
         _qwenDir = TestModelDirectory.Create(TestModelDirectory.Qwen2Config());
         Qwen2 = ModelLoader.Load(_qwenDir.Path, "qwen2-test");
+        _llamaDir = TestModelDirectory.Create(TestModelDirectory.LlamaBiasConfig(), seed: 8, matrixType: DType.F16);
+        LlamaBias = ModelLoader.Load(_llamaDir.Path, "llama-bias-test");
+        LlamaBiasPrompt = MakePrompt(LlamaBias.Config.VocabSize, 19, seed: 7);
+        LlamaBiasReference = new DenseReferenceModel(LlamaBias.Config, LlamaBias.Tensors).Logits(LlamaBiasPrompt);
         BuiltinPrompt = MakePrompt(Builtin.Config.VocabSize, 23, seed: 5);
         Qwen2Prompt = MakePrompt(Qwen2.Config.VocabSize, 37, seed: 6);
         BuiltinReference = new DenseReferenceModel(Builtin.Config, Builtin.Tensors).Logits(BuiltinPrompt);
@@ -23,6 +28,12 @@ public sealed class CpuModelFixture : IDisposable
     public LoadedModel Builtin { get; }
 
     public LoadedModel Qwen2 { get; }
+
+    public LoadedModel LlamaBias { get; }
+
+    public int[] LlamaBiasPrompt { get; }
+
+    public double[][] LlamaBiasReference { get; }
 
     public int[] BuiltinPrompt { get; }
 
@@ -36,6 +47,7 @@ public sealed class CpuModelFixture : IDisposable
     {
         "builtin" => (Builtin, BuiltinPrompt, BuiltinReference),
         "qwen2" => (Qwen2, Qwen2Prompt, Qwen2Reference),
+        "llama-bias" => (LlamaBias, LlamaBiasPrompt, LlamaBiasReference),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 
@@ -55,6 +67,8 @@ public sealed class CpuModelFixture : IDisposable
     {
         Builtin.Dispose();
         Qwen2.Dispose();
+        LlamaBias.Dispose();
         _qwenDir.Dispose();
+        _llamaDir.Dispose();
     }
 }

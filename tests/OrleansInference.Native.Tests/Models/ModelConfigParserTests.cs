@@ -126,6 +126,17 @@ public sealed class ModelConfigParserTests
     }
 
     [Fact]
+    public void MistralNeverHasAttentionBiases()
+    {
+        var c = ModelConfigParser.Parse("""
+            {"model_type": "mistral", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
+             "num_attention_heads": 4, "vocab_size": 100, "attention_bias": true}
+            """, Origin);
+        Assert.False(c.AttentionBias);
+        Assert.False(c.AttentionOutputBias);
+    }
+
+    [Fact]
     public void MistralSlidingWindowAtLeastMaxLengthIsIgnored()
     {
         var c = ModelConfigParser.Parse("""

@@ -54,6 +54,27 @@ internal sealed class TestModelDirectory : IDisposable
         ["torch_dtype"] = "bfloat16",
     };
 
+    /// <summary>
+    /// A small Llama config exercising the other paths: attention_bias (q/k/v and o biases), multi-head attention,
+    /// an explicit head_dim different from hidden / heads, linear RoPE scaling in the v5 form, untied head.
+    /// </summary>
+    public static JsonObject LlamaBiasConfig() => new()
+    {
+        ["model_type"] = "llama",
+        ["hidden_size"] = 24,
+        ["intermediate_size"] = 40,
+        ["num_hidden_layers"] = 2,
+        ["num_attention_heads"] = 2,
+        ["head_dim"] = 16,
+        ["vocab_size"] = 53,
+        ["rms_norm_eps"] = 1e-5,
+        ["max_position_embeddings"] = 128,
+        ["tie_word_embeddings"] = false,
+        ["attention_bias"] = true,
+        ["rope_parameters"] = new JsonObject { ["rope_type"] = "linear", ["rope_theta"] = 500.0, ["factor"] = 2.0 },
+        ["eos_token_id"] = 0,
+    };
+
     /// <summary>Writes <paramref name="config"/> and seeded weights for it as one safetensors file.</summary>
     public static TestModelDirectory Create(JsonObject config, ulong seed = 7, DType matrixType = DType.BF16)
     {
