@@ -132,16 +132,13 @@ public sealed class ModelLoaderTests : IDisposable
     }
 
     [Fact]
-    public void TokenizerIsRequestedFromTheModelDirectory()
+    public void TokenizerIsLoadedLazilyFromTheModelDirectory()
     {
+        // Until the tokenizer loader is merged, asking for it fails naming the directory, while the rest works.
         var dir = Track(TestModelDirectory.Create(TestModelDirectory.Qwen2Config()));
         using var model = ModelLoader.Load(dir.Path);
-        var e = Record.Exception(() => model.Tokenizer);
-        if (e is not null)
-        {
-            // Until a tokenizer.json is written here, loading one fails naming the directory.
-            Assert.Contains(dir.Path, e.Message);
-        }
+        var e = Assert.Throws<NotSupportedException>(() => model.Tokenizer);
+        Assert.Contains(Path.GetFullPath(dir.Path), e.Message);
     }
 
     private TestModelDirectory Track(TestModelDirectory d)
