@@ -9,7 +9,7 @@ public sealed partial class InferenceEngine
     public GenerationStream Submit(GenerationRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (_disposed)
+        if (_closed)
         {
             throw new EngineRequestException(EngineErrorKind.Unavailable, "The engine is stopped.");
         }

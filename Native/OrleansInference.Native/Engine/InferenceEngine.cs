@@ -35,7 +35,8 @@ public sealed partial class InferenceEngine : IInferenceEngine
     private readonly Thread _thread;
     private readonly TaskCompletionSource _loopExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopping;
-    private bool _disposed;
+    private volatile bool _closed; // no new work accepted (stopping, or the loop failed)
+    private bool _disposeStarted;
     private int _queued;
     private int _pendingSubmits;
     private long _arrival;
@@ -150,11 +151,12 @@ public sealed partial class InferenceEngine : IInferenceEngine
     {
         lock (_lifecycle)
         {
-            if (_disposed)
+            if (_disposeStarted)
             {
                 return;
             }
-            _disposed = true;
+            _disposeStarted = true;
+            _closed = true;
             _stopping = true;
             _wake.Set();
         }
@@ -194,7 +196,7 @@ public sealed partial class InferenceEngine : IInferenceEngine
     {
         lock (_lifecycle)
         {
-            if (_disposed)
+            if (_closed)
             {
                 return false;
             }

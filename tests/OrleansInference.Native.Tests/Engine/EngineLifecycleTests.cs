@@ -203,6 +203,29 @@ public sealed class EngineLifecycleTests(BuiltinEngineFixture fx) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_failing_forward_pass_ends_that_steps_requests_with_an_error_and_the_engine_keeps_serving()
+    {
+        var backend = new FaultInjectingBackend(new OrleansInference.Native.Cpu.CpuBackend(fx.Model, 64, 16, 2));
+        await using var engine = new InferenceEngine(fx.Model, backend, new EngineOptions { CpuThreads = 2 });
+        var stream = engine.Submit(Greedy("victim", Prompt(16, 20), 500));
+        var updates = new List<GenerationUpdate>();
+        await foreach (var u in stream.WithCancellation(Ct))
+        {
+            updates.Add(u);
+            if (updates.Count == 2)
+            {
+                backend.Fail = true;
+            }
+        }
+        Assert.Equal(FinishReason.Error, updates[^1].FinishReason);
+        Assert.Contains("injected device fault", updates[^1].Error);
+        Assert.True(backend.Failures >= 1);
+        backend.Fail = false;
+        Assert.Equal(6, (await engine.RunAsync(Greedy("after", Prompt(17, 20), 6))).TokenIds.Count);
+        await engine.AssertPoolCleanAsync();
+    }
+
+    [Fact]
     public async Task Random_seeds_are_reported_and_reproduce_the_output()
     {
         await using var engine = fx.NewEngine();
