@@ -50,10 +50,32 @@ public sealed partial class InferenceEngine
         catch (Exception ex)
         {
             EngineLog.LoopFailed(_logger, ex);
+            FailAfterCrash(ex);
         }
         finally
         {
             _loopExited.TrySetResult();
+        }
+    }
+
+    /// <summary>The loop died on a bug: refuse new work and end what is open, so nothing waits forever.</summary>
+    private void FailAfterCrash(Exception ex)
+    {
+        lock (_lifecycle)
+        {
+            _closed = true;
+        }
+        try
+        {
+            foreach (var r in _requests.Values.ToList())
+            {
+                EndRequest(r, FinishReason.Error, $"The engine failed: {ex.Message}");
+            }
+            Deliver();
+        }
+        catch (Exception again)
+        {
+            EngineLog.LoopFailed(_logger, again);
         }
     }
 
@@ -151,28 +173,30 @@ public sealed partial class InferenceEngine
             }
             EnsureCapacity(ref _logits, (long)rows * _vocab);
             _backend.Forward(_chunks, _logits.AsSpan(0, rows * _vocab));
+
+            foreach (var c in plan.Chunks)
+            {
+                _scheduler.OnComputed(c);
+            }
+            var row = 0;
+            foreach (var c in plan.Chunks)
+            {
+                if (c.SamplesNext)
+                {
+                    OnLogits(c.Sequence, _logits.AsSpan(row++ * _vocab, _vocab));
+                }
+            }
         }
         catch (Exception ex)
         {
-            var failed = plan.Chunks.Select(c => Owner(c.Sequence)).Distinct().ToList();
+            // Only this step's requests are affected: their blocks are freed (nothing half-written was published).
+            var failed = plan.Chunks.Select(c => Owner(c.Sequence)).Distinct()
+                .Where(r => _requests.TryGetValue(r.Id, out var current) && current == r)
+                .ToList();
             EngineLog.StepFailed(_logger, ex, failed.Count);
             foreach (var r in failed)
             {
-                EndRequest(r, FinishReason.Error, $"The forward pass failed: {ex.Message}");
-            }
-            return true;
-        }
-
-        foreach (var c in plan.Chunks)
-        {
-            _scheduler.OnComputed(c);
-        }
-        var row = 0;
-        foreach (var c in plan.Chunks)
-        {
-            if (c.SamplesNext)
-            {
-                OnLogits(c.Sequence, _logits.AsSpan(row++ * _vocab, _vocab));
+                EndRequest(r, FinishReason.Error, $"The engine step failed: {ex.Message}");
             }
         }
         return true;

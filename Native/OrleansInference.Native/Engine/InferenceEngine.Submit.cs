@@ -9,7 +9,7 @@ public sealed partial class InferenceEngine
     public GenerationStream Submit(GenerationRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (_disposed)
+        if (_closed)
         {
             throw new EngineRequestException(EngineErrorKind.Unavailable, "The engine is stopped.");
         }
@@ -78,9 +78,9 @@ public sealed partial class InferenceEngine
 
         var p = request.Sampling;
         SamplingValidator.Validate(p, _vocab);
-        if (p.N > _options.MaxRunningSequences)
+        if (p.N > _maxRunning)
         {
-            throw Invalid($"n = {p.N} exceeds this engine's {_options.MaxRunningSequences} running sequences.", "n");
+            throw Invalid($"n = {p.N} exceeds this engine's {_maxRunning} running sequences.", "n");
         }
         if (request.FirstSampleIndex < 0)
         {

@@ -28,6 +28,7 @@ public sealed partial class InferenceEngine : IInferenceEngine
     private readonly TokenSampler _sampler = new();
     private readonly HashSet<int> _eos;
     private readonly int _vocab;
+    private readonly int _maxRunning;
     private readonly ConcurrentQueue<EngineCommand> _commands = new();
     private readonly AutoResetEvent _wake = new(false);
     private readonly ConcurrentDictionary<string, byte> _active = new(StringComparer.Ordinal);
@@ -35,7 +36,8 @@ public sealed partial class InferenceEngine : IInferenceEngine
     private readonly Thread _thread;
     private readonly TaskCompletionSource _loopExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopping;
-    private bool _disposed;
+    private volatile bool _closed; // no new work accepted (stopping, or the loop failed)
+    private bool _disposeStarted;
     private int _queued;
     private int _pendingSubmits;
     private long _arrival;
@@ -80,7 +82,9 @@ public sealed partial class InferenceEngine : IInferenceEngine
         };
 
         _kv = new KvCacheManager(layout.NumBlocks, layout.BlockSize, options.EnablePrefixCaching);
-        _scheduler = new Scheduler(_kv, new SchedulerLimits(options.MaxBatchTokens, options.MaxRunningSequences));
+        // Every running sequence must be able to decode in every step, so there are never more than tokens per step.
+        _maxRunning = Math.Min(options.MaxRunningSequences, options.MaxBatchTokens);
+        _scheduler = new Scheduler(_kv, new SchedulerLimits(options.MaxBatchTokens, _maxRunning));
         _kvEvents = new KvEventLog(_logger);
         _load = BuildLoad();
 
@@ -150,11 +154,12 @@ public sealed partial class InferenceEngine : IInferenceEngine
     {
         lock (_lifecycle)
         {
-            if (_disposed)
+            if (_disposeStarted)
             {
                 return;
             }
-            _disposed = true;
+            _disposeStarted = true;
+            _closed = true;
             _stopping = true;
             _wake.Set();
         }
@@ -194,7 +199,7 @@ public sealed partial class InferenceEngine : IInferenceEngine
     {
         lock (_lifecycle)
         {
-            if (_disposed)
+            if (_closed)
             {
                 return false;
             }

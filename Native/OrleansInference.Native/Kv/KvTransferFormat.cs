@@ -76,7 +76,7 @@ internal static class KvTransferFormat
         }
         if (Checksum(span[..^8]) != stored)
         {
-            throw new InvalidDataException("KV payload checksum mismatch: the payload is corrupted.");
+            throw new InvalidDataException("KV payload checksum mismatch: the payload is corrupted or truncated.");
         }
         var model = r.String("model id") ?? throw new InvalidDataException("KV payload has no model id.");
         var salt = r.String("cache salt");

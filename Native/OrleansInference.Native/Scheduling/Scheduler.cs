@@ -172,7 +172,7 @@ internal sealed class Scheduler
             }
             if (s.CachedPromptTokens < 0)
             {
-                s.CachedPromptTokens = Math.Min(computed, s.PromptLength);
+                s.CachedPromptTokens = computed;
             }
             s.NumComputed = computed;
             s.AdmittedLength = s.Length;

@@ -100,7 +100,7 @@ internal sealed class Sequence
     /// </summary>
     public int Slots { get; set; } = 1;
 
-    /// <summary>Prompt tokens served from the prefix cache at the first admission (-1 until then).</summary>
+    /// <summary>Tokens (prompt and resumed output) served from the prefix cache at the first admission (-1 until then).</summary>
     public int CachedPromptTokens { get; set; } = -1;
 
     /// <summary>Step in which the scheduler preempted it (not re-admitted in the same step).</summary>
