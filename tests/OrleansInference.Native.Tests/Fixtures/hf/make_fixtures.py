@@ -250,7 +250,12 @@ def main():
     mb.save_pretrained(d2, max_shard_size="100KB")
     for f in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(d, f), d2)
-    ref = mb.float().eval()  # bf16-rounded weights, float32 arithmetic: what a CPU backend computes
+    # bf16-rounded weights, float32 arithmetic: what a backend that widens bf16 computes. Reloaded rather than
+    # cast back, because casting the module also rounds its RoPE inverse frequencies to bf16.
+    try:
+        ref = transformers.Qwen2ForCausalLM.from_pretrained(d2, dtype=torch.float32, attn_implementation="eager").eval()
+    except TypeError:
+        ref = transformers.Qwen2ForCausalLM.from_pretrained(d2, torch_dtype=torch.float32, attn_implementation="eager").eval()
     exp = expected(ref, d2, prompts[:2])
     exp.update(model="qwen2-tiny-bf16-sharded", versions=versions,
                config=json.load(open(os.path.join(d2, "config.json"))))
