@@ -9,7 +9,7 @@ set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 cd "$root"
 stage=${DEVICE_STAGE:-$root/.device}
-mkdir -p "$stage/app" "$stage/scripts"
+mkdir -p "$stage/apps" "$stage/scripts"
 if [[ ! -f "$stage/dotnet-runtime.tar.xz" ]]; then
   dn=$(dirname "$(readlink -f "$(command -v dotnet)")")
   echo "packing the .NET runtime from $dn ..."
@@ -17,17 +17,29 @@ if [[ ! -f "$stage/dotnet-runtime.tar.xz" ]]; then
 fi
 cat > "$stage/env.sh" <<'ENV'
 # sourced on the GPU machine from the repository root
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-if [[ ! -x /tmp/dotnet/dotnet ]]; then mkdir -p /tmp/dotnet && tar -xJf "$here/dotnet-runtime.tar.xz" -C /tmp/dotnet; fi
+_stage=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [[ ! -x /tmp/dotnet/dotnet ]]; then mkdir -p /tmp/dotnet && tar -xJf "$_stage/dotnet-runtime.tar.xz" -C /tmp/dotnet; fi
 export DOTNET_ROOT=/tmp/dotnet PATH=/tmp/dotnet:$PATH DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 export NCCL_NVLS_ENABLE=0
+# The published programs travel compressed; unpacked once per machine under /tmp/apps.
+mkdir -p /tmp/apps
+for _a in "$_stage"/apps/*.tar.xz; do
+  [[ -e "$_a" ]] || continue
+  _n=$(basename "$_a" .tar.xz)
+  if [[ ! -f /tmp/apps/$_n.stamp || "$_a" -nt /tmp/apps/$_n.stamp ]]; then
+    rm -rf "/tmp/apps/$_n" && mkdir -p "/tmp/apps/$_n" && tar -xJf "$_a" -C "/tmp/apps/$_n" && touch "/tmp/apps/$_n.stamp"
+  fi
+done
 ENV
 publish() {
-  local proj=$1 name
+  local proj=$1 name tmp
   name=$(basename "$proj" .csproj)
-  rm -rf "$stage/app/$name"
-  dotnet publish "$proj" -c Release -o "$stage/app/$name" -p:UseAppHost=false -p:GenerateDocumentationFile=false -v quiet -nologo
+  tmp=$(mktemp -d)
+  dotnet publish "$proj" -c Release -o "$tmp/$name" -p:GenerateDocumentationFile=false -p:SatelliteResourceLanguages=en \
+    -p:DebugType=none -p:DebugSymbols=false -v quiet -nologo
+  tar -C "$tmp/$name" -cJf "$stage/apps/$name.tar.xz" .
+  rm -rf "$tmp"
 }
 for arg in "$@"; do
   case $arg in

@@ -66,7 +66,7 @@ public sealed class CudaBackendTests(CudaTestDevice device, CudaBackendTests.Dat
 
         // Decode: each sequence one token per step, all three in every step (a graph bucket of 4 with one pad row).
         int[] next = [12, 3, 1];
-        while (next.Max() < prompt.Length)
+        while (next.Min() < prompt.Length)
         {
             var chunks = new List<SequenceChunk>();
             var which = new List<int>();
