@@ -7,6 +7,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 stage=$(cd "$here/.." && pwd)
 out=${OUT:-$PWD/device-out}
 mkdir -p "$out"
+export ORLEANS_INFERENCE_REPORT="$out/report.txt"
 . "$stage/env.sh"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 if [[ "${SKIP_1B:-0}" != 1 ]] && python3 -c "import torch, transformers" 2>/dev/null; then
