@@ -7,6 +7,7 @@ OUT_DIR gets config.json + model.safetensors (bf16, tied embeddings) and referen
   prompts[i].ids               random prompt token ids
   prompts[i].argmax_fp32       per-position argmax of transformers' forward in float32 over the bf16 weights
   prompts[i].argmax_bf16       the same from transformers' bf16 forward (what a bf16 deployment computes)
+  prompts[i].margin_* / top1_* each position's top-1 minus top-2 logit, and top-1 logit
   prompts[i].greedy_fp32 / greedy_bf16        32 greedy tokens (EOS ignored), each side's own path
   prompts[i].top5_fp32 / top5_bf16            each greedy step's top-5 ids on that path
 Weights are widened so top logits are rarely near-tied: embedding rows (tied with the LM head) are scaled by
@@ -86,6 +87,7 @@ def main():
                 r["argmax_" + tag] = logits.argmax(-1).tolist()
                 top2 = torch.topk(logits, 2, dim=-1).values
                 r["margin_" + tag] = (top2[:, 0] - top2[:, 1]).tolist()
+                r["top1_" + tag] = top2[:, 0].tolist()
                 r["greedy_" + tag], r["top5_" + tag] = greedy(model, r["ids"])
             del model
             torch.cuda.empty_cache()

@@ -39,7 +39,10 @@ public sealed class CudaHfFixtureTests(CudaTestDevice device)
                     norm += expected[v] * expected[v];
                 }
 
-                Assert.True(Math.Sqrt(err / norm) < 3e-2, $"{name} position {t}: relative error {Math.Sqrt(err / norm):E2}");
+                // These tiny random models have sharp attention (q·k/√d of several units), which amplifies bf16
+                // rounding: rows land around 1–3.3% from float32 (seen on an H100); 6% leaves room, and a wrong
+                // RoPE, bias or norm gives errors of tens of percent.
+                Assert.True(Math.Sqrt(err / norm) < 6e-2, $"{name} position {t}: relative error {Math.Sqrt(err / norm):E2}");
                 if (HfFixtureTests.Margin(expected) > 0.1)
                 {
                     Assert.Equal(prompt.Argmax[t], HfFixtureTests.ArgMax(row));
