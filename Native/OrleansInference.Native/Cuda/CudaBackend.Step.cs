@@ -32,7 +32,7 @@ public sealed unsafe partial class CudaBackend
         }
 
         _context.MakeCurrent();
-        if (_options.UseCudaGraphs && IsPlainDecode(chunks))
+        if (_options.UseCudaGraphs && Profiler is null && IsPlainDecode(chunks))
         {
             RunDecodeGraph(chunks, width, logits, ids, wantIds);
             return;
@@ -62,6 +62,7 @@ public sealed unsafe partial class CudaBackend
         }
 
         _stream.Synchronize();
+        Profiler?.Collect();
     }
 
     /// <summary>Checks every chunk; returns the step's token count, logits row count and block-table width.</summary>
@@ -268,8 +269,10 @@ public sealed unsafe partial class CudaBackend
         int t = shape.Tokens, hidden = _config.HiddenSize, inter = _config.IntermediateSize, heads = _config.NumHeads;
         float eps = (float)_config.RmsNormEps;
 
+        Profiler?.Start(_stream);
         var args = new KernelArgs().Ptr(s.D(s.Tokens)).Ptr(_weights.Embedding).Ptr(a.X).Int(hidden);
         _context.Launch(k.EmbeddingGather, ((uint)t, 1, 1), 128, 0, _stream, ref args);
+        Mark("embedding");
         for (int layer = 0; layer < _config.NumLayers; layer++)
         {
             var w = _weights.Layers[layer];
@@ -277,11 +280,14 @@ public sealed unsafe partial class CudaBackend
 
             args = new KernelArgs().Ptr(a.X).Ptr(0).Ptr(w.InputNorm).Ptr(a.Xn).Int(hidden).Float(eps);
             _context.Launch(k.RmsNorm, ((uint)t, 1, 1), 256, 0, _stream, ref args);
-            _gemm.Run(w.Qkv.Pointer, _qDim + (2 * _kvDim), hidden, a.Xn.Pointer, t, a.Qkv.Pointer, GemmOutput.BFloat16, false, _stream);
+            Mark("rms_norm");
+            _matmul.Run(w.Qkv.Pointer, _qDim + (2 * _kvDim), hidden, a.Xn.Pointer, t, a.Qkv.Pointer, GemmOutput.BFloat16, false, _stream);
+            Mark("gemm_qkv");
 
             args = new KernelArgs().Ptr(a.Qkv).Ptr(w.QkvBias?.Pointer ?? 0).Ptr(s.D(s.Positions)).Ptr(s.D(s.Slots)).Ptr(_invFreq).Ptr(a.Q)
                 .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(heads);
             _context.Launch(k.RopeStoreKv, ((uint)t, 1, 1), 128, 0, _stream, ref args);
+            Mark("rope_store_kv");
 
             if (shape.Decodes > 0)
             {
@@ -290,24 +296,39 @@ public sealed unsafe partial class CudaBackend
                 _context.Launch(k.DecodeAttention, ((uint)shape.Splits, (uint)_config.NumKvHeads, (uint)shape.Decodes), 128, 0, _stream, ref args);
                 args = new KernelArgs().Ptr(a.PartialO).Ptr(a.PartialMl).Ptr(s.D(s.DecodeRows)).Int(shape.Splits).Int(shape.Decodes).Int(heads).Ptr(a.Attn);
                 _context.Launch(k.DecodeMerge, ((uint)shape.Decodes, (uint)heads, 1), (uint)_config.HeadDim, 0, _stream, ref args);
+                Mark("decode_attention");
             }
 
             if (shape.Tiles > 0)
             {
                 args = new KernelArgs().Ptr(a.Q).Ptr(s.D(s.Tiles)).Ptr(s.D(s.Chunks)).Ptr(s.D(s.Tables)).Ptr(s.D(s.TableStride))
                     .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(heads).Float(_scaleLog2).Ptr(a.Attn);
-                _context.Launch(k.PrefillAttention, ((uint)shape.Tiles, (uint)heads, 1), 128, 0, _stream, ref args);
+                if (PrefillAttentionVersion == 2)
+                {
+                    _context.Launch(k.PrefillAttentionV2, ((uint)shape.Tiles, (uint)heads, 1), 128, (uint)k.PrefillAttentionV2SharedBytes, _stream, ref args);
+                }
+                else
+                {
+                    _context.Launch(k.PrefillAttention, ((uint)shape.Tiles, (uint)heads, 1), 128, 0, _stream, ref args);
+                }
+
+                Mark("prefill_attention");
             }
 
-            _gemm.Run(w.O.Pointer, hidden, _qDim, a.Attn.Pointer, t, a.X.Pointer, GemmOutput.Float32, true, _stream);
+            _matmul.Run(w.O.Pointer, hidden, _qDim, a.Attn.Pointer, t, a.X.Pointer, GemmOutput.Float32, true, _stream);
+            Mark("gemm_o");
 
             args = new KernelArgs().Ptr(a.X).Ptr(0).Ptr(w.PostNorm).Ptr(a.Xn).Int(hidden).Float(eps);
             _context.Launch(k.RmsNorm, ((uint)t, 1, 1), 256, 0, _stream, ref args);
-            _gemm.Run(w.GateUp.Pointer, 2 * inter, hidden, a.Xn.Pointer, t, a.GateUp.Pointer, GemmOutput.BFloat16, false, _stream);
+            Mark("rms_norm");
+            _matmul.Run(w.GateUp.Pointer, 2 * inter, hidden, a.Xn.Pointer, t, a.GateUp.Pointer, GemmOutput.BFloat16, false, _stream);
+            Mark("gemm_gate_up");
 
             args = new KernelArgs().Ptr(a.GateUp).Ptr(a.Act).Int(inter);
             _context.Launch(k.SwiGlu, ((uint)((inter / 8) + 127) / 128, (uint)t, 1), 128, 0, _stream, ref args);
-            _gemm.Run(w.Down.Pointer, hidden, inter, a.Act.Pointer, t, a.X.Pointer, GemmOutput.Float32, true, _stream);
+            Mark("swiglu");
+            _matmul.Run(w.Down.Pointer, hidden, inter, a.Act.Pointer, t, a.X.Pointer, GemmOutput.Float32, true, _stream);
+            Mark("gemm_down");
         }
     }
 
@@ -319,11 +340,14 @@ public sealed unsafe partial class CudaBackend
         int hidden = _config.HiddenSize, vocab = _config.VocabSize;
         var args = new KernelArgs().Ptr(a.X).Ptr(s.D(s.LogitRows + first)).Ptr(_weights.FinalNorm).Ptr(a.Xn).Int(hidden).Float((float)_config.RmsNormEps);
         _context.Launch(_kernels.RmsNorm, ((uint)count, 1, 1), 256, 0, _stream, ref args);
-        _gemm.Run(_weights.LmHead.Pointer, vocab, hidden, a.Xn.Pointer, count, a.Logits.Pointer, GemmOutput.Float32, false, _stream);
+        Mark("rms_norm");
+        _matmul.Run(_weights.LmHead.Pointer, vocab, hidden, a.Xn.Pointer, count, a.Logits.Pointer, GemmOutput.Float32, false, _stream);
+        Mark("gemm_lm_head");
         if (argmax)
         {
             args = new KernelArgs().Ptr(a.Logits).Int(vocab).Ptr(a.Ids);
             _context.Launch(_kernels.Argmax, ((uint)count, 1, 1), 1024, 0, _stream, ref args);
+            Mark("argmax");
         }
     }
 
@@ -393,12 +417,14 @@ public sealed unsafe partial class CudaBackend
         var shape = new StepShape(bucket, bucket, GraphSplits(bucket), 0);
         int hidden = _config.HiddenSize, inter = _config.IntermediateSize;
 
-        // cuBLASLt picks algorithms outside the capture, so the graph only replays choices already made.
-        _gemm.Prepare(_qDim + (2 * _kvDim), hidden, bucket, GemmOutput.BFloat16, false);
-        _gemm.Prepare(hidden, _qDim, bucket, GemmOutput.Float32, true);
-        _gemm.Prepare(2 * inter, hidden, bucket, GemmOutput.BFloat16, false);
-        _gemm.Prepare(hidden, inter, bucket, GemmOutput.Float32, true);
-        _gemm.Prepare(_config.VocabSize, hidden, bucket, GemmOutput.Float32, false);
+        // Products are tuned outside the capture, so the graph only replays choices already made.
+        var a = _act;
+        var w = _weights.Layers[0];
+        _matmul.Prepare(w.Qkv.Pointer, _qDim + (2 * _kvDim), hidden, a.Xn.Pointer, bucket, GemmOutput.BFloat16, false, _stream);
+        _matmul.Prepare(w.O.Pointer, hidden, _qDim, a.Attn.Pointer, bucket, GemmOutput.Float32, true, _stream);
+        _matmul.Prepare(w.GateUp.Pointer, 2 * inter, hidden, a.Xn.Pointer, bucket, GemmOutput.BFloat16, false, _stream);
+        _matmul.Prepare(w.Down.Pointer, hidden, inter, a.Act.Pointer, bucket, GemmOutput.Float32, true, _stream);
+        _matmul.Prepare(_weights.LmHead.Pointer, _config.VocabSize, hidden, a.Xn.Pointer, bucket, GemmOutput.Float32, false, _stream);
         _stream.Synchronize();
         _stream.BeginCapture();
         try
@@ -422,6 +448,8 @@ public sealed unsafe partial class CudaBackend
 
         return _stream.EndCapture();
     }
+
+    private void Mark(string stage) => Profiler?.Mark(_stream, stage);
 
     /// <summary>Splits for a graph bucket: contexts are unknown at capture, so enough blocks to fill the GPU twice.</summary>
     private int GraphSplits(int bucket)

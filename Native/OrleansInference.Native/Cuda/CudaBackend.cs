@@ -24,6 +24,7 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
     private readonly CudaContext _context;
     private readonly CudaStream _stream;
     private readonly GemmRunner _gemm;
+    private readonly MatMul _matmul;
     private readonly CudaKernelSet _kernels;
     private readonly CudaModelWeights _weights;
     private readonly DeviceBuffer _pool;
@@ -80,6 +81,8 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
             cleanup.Add(_kernels);
             _gemm = new GemmRunner(_context, CublasLtApi.Load());
             cleanup.Add(_gemm);
+            _matmul = new MatMul(_context, _gemm, _kernels.Gemv, _options.TuneMatMul);
+            cleanup.Add(_matmul);
             _weights = new CudaModelWeights(_context, _stream, _config, model.Tensors);
             cleanup.Add(_weights);
             _invFreq = _context.Allocate(invFreq.Length * 4L);
@@ -140,6 +143,14 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
     internal DeviceBuffer Pool => _pool;
 
     internal GemmRunner Gemm => _gemm;
+
+    internal MatMul MatMul => _matmul;
+
+    /// <summary>1: the plain prefill attention kernel; 2: the pipelined one (cp.async + ldmatrix).</summary>
+    internal int PrefillAttentionVersion { get; set; } = 2;
+
+    /// <summary>When set, eager steps record an event after each stage and add up the times per stage (graphs are not used).</summary>
+    internal StepProfiler? Profiler { get; set; }
 
     /// <summary>
     /// Creates the backend, or returns null with the reason (no driver, no device, unsupported shape, out of memory)
@@ -241,6 +252,7 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
         _pool.Dispose();
         _invFreq.Dispose();
         _weights.Dispose();
+        _matmul.Dispose();
         _gemm.Dispose();
         _kernels.Dispose();
         _stream.Dispose();

@@ -14,4 +14,7 @@ public sealed class CudaBackendOptions
 
     /// <summary>Replays decode steps from CUDA graphs captured per batch-size bucket (1, 2, 4, …, 256).</summary>
     public bool UseCudaGraphs { get; set; } = true;
+
+    /// <summary>Times the candidate algorithms of each matrix-product shape once (power-of-two row counts) and keeps the fastest.</summary>
+    public bool TuneMatMul { get; set; } = true;
 }

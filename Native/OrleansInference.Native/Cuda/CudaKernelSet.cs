@@ -37,6 +37,13 @@ internal sealed class CudaKernelSet : IDisposable
         SwiGlu = _module.GetFunction("swiglu");
         Argmax = _module.GetFunction("argmax_rows");
         FillRandom = _module.GetFunction("fill_random_bf16");
+        Gemv = _module.GetFunction("gemv_bf16");
+        PrefillAttentionV2 = _module.GetFunction("paged_prefill_attention_v2");
+        PrefillAttentionV2SharedBytes = 2 * 2 * 64 * (config.HeadDim + 8) * 2;
+        if (PrefillAttentionV2SharedBytes > 48 * 1024)
+        {
+            context.SetMaxDynamicSharedMemory(PrefillAttentionV2, PrefillAttentionV2SharedBytes);
+        }
     }
 
     /// <summary>Whether the module came from the disk cache.</summary>
@@ -59,6 +66,13 @@ internal sealed class CudaKernelSet : IDisposable
     public CudaFunction Argmax { get; }
 
     public CudaFunction FillRandom { get; }
+
+    public CudaFunction Gemv { get; }
+
+    /// <summary>The pipelined prefill attention (cp.async + ldmatrix); takes <see cref="PrefillAttentionV2SharedBytes"/> of dynamic shared memory.</summary>
+    public CudaFunction PrefillAttentionV2 { get; }
+
+    public int PrefillAttentionV2SharedBytes { get; }
 
     /// <summary>The program text: Common.cu, then the other kernel files by name.</summary>
     public static string Source()

@@ -10,12 +10,14 @@ internal enum GemmOutput
 /// <summary>
 /// Row-major <c>Y[M, N] (+)= X[M, K] · W[N, K]ᵀ</c> (Hugging Face weights are <c>[out, in]</c>) through cuBLASLt with
 /// bf16 inputs, fp32 compute and a 32 MiB workspace. In column-major terms that is <c>Yᶜ (N×M) = Wᶜᵀ · Xᶜ</c>, with
-/// W seen as a K×N column-major matrix. Algorithms are chosen once per shape by the heuristic and cached, so a
-/// graph capture only replays choices made before it.
+/// W seen as a K×N column-major matrix. The heuristic's candidates (up to <see cref="MaxCandidates"/>) are kept per
+/// shape; the first is used unless <see cref="Choose"/> picks another (the caller may time them), and a graph capture
+/// only replays choices made before it.
 /// </summary>
 internal sealed unsafe class GemmRunner : IDisposable
 {
     public const long WorkspaceBytes = 32L << 20;
+    public const int MaxCandidates = 8;
 
     private readonly CudaContext _context;
     private readonly CublasLtHandle _handle;
@@ -35,14 +37,22 @@ internal sealed unsafe class GemmRunner : IDisposable
 
     private CublasLtApi Api => _handle.Api;
 
-    /// <summary>Chooses (and caches) the algorithm for a shape; call before capturing a graph that runs it.</summary>
-    public void Prepare(long n, long k, long m, GemmOutput output, bool accumulate) => GetPlan(n, k, m, output, accumulate);
+    /// <summary>Queries (and caches) the heuristic's candidate algorithms for a shape; returns how many there are.</summary>
+    public int Candidates(long n, long k, long m, GemmOutput output, bool accumulate) => GetPlan(n, k, m, output, accumulate).Algos.Length;
+
+    /// <summary>Makes candidate <paramref name="index"/> the one <see cref="Run"/> uses for this shape.</summary>
+    public void Choose(long n, long k, long m, GemmOutput output, bool accumulate, int index)
+    {
+        var plan = GetPlan(n, k, m, output, accumulate);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)plan.Algos.Length, nameof(index));
+        plan.Chosen = index;
+    }
 
     /// <summary>
     /// <paramref name="y"/> = <paramref name="x"/>·<paramref name="w"/>ᵀ, or <paramref name="y"/> += that when
     /// <paramref name="accumulate"/> (fp32 output only: the residual stream).
     /// </summary>
-    public void Run(ulong w, long n, long k, ulong x, long m, ulong y, GemmOutput output, bool accumulate, CudaStream stream)
+    public void Run(ulong w, long n, long k, ulong x, long m, ulong y, GemmOutput output, bool accumulate, CudaStream stream, int candidate = -1)
     {
         if (m == 0)
         {
@@ -51,7 +61,7 @@ internal sealed unsafe class GemmRunner : IDisposable
 
         var plan = GetPlan(n, k, m, output, accumulate);
         float alpha = 1f, beta = accumulate ? 1f : 0f;
-        var algo = plan.Algo;
+        var algo = plan.Algos[candidate < 0 ? plan.Chosen : candidate];
         Api.Check(
             Api.cublasLtMatmul(_handle.Value, _desc.Value, &alpha, w, plan.A.Value, x, plan.B.Value, &beta, y, plan.D.Value, y, plan.D.Value, &algo, _workspace.Pointer, (nuint)WorkspaceBytes, stream.Value),
             $"cublasLtMatmul(N={n}, K={k}, M={m})");
@@ -88,13 +98,22 @@ internal sealed unsafe class GemmRunner : IDisposable
         var a = CublasLtDescriptor.Layout(Api, CublasLtApi.DataTypeR16BF, k, n, k);
         var b = CublasLtDescriptor.Layout(Api, CublasLtApi.DataTypeR16BF, k, m, k);
         var d = CublasLtDescriptor.Layout(Api, outType, n, m, n);
-        CublasLtApi.HeuristicResult result;
+        var results = stackalloc CublasLtApi.HeuristicResult[MaxCandidates];
         int returned = 0;
         _context.MakeCurrent();
         Api.Check(
-            Api.cublasLtMatmulAlgoGetHeuristic(_handle.Value, _desc.Value, a.Value, b.Value, d.Value, d.Value, _preference.Value, 1, &result, &returned),
+            Api.cublasLtMatmulAlgoGetHeuristic(_handle.Value, _desc.Value, a.Value, b.Value, d.Value, d.Value, _preference.Value, MaxCandidates, results, &returned),
             $"cublasLtMatmulAlgoGetHeuristic(N={n}, K={k}, M={m})");
-        if (returned == 0 || result.State != 0)
+        var algos = new List<CublasLtApi.MatmulAlgo>();
+        for (int i = 0; i < returned; i++)
+        {
+            if (results[i].State == 0 && (long)results[i].WorkspaceSize <= WorkspaceBytes)
+            {
+                algos.Add(results[i].Algo);
+            }
+        }
+
+        if (algos.Count == 0)
         {
             a.Dispose();
             b.Dispose();
@@ -102,12 +121,12 @@ internal sealed unsafe class GemmRunner : IDisposable
             throw new CudaException($"cuBLASLt has no algorithm for bf16 X[{m}, {k}] · W[{n}, {k}]ᵀ → {output}.");
         }
 
-        plan = new Plan(a, b, d, result.Algo);
+        plan = new Plan(a, b, d, [.. algos]);
         _plans[key] = plan;
         return plan;
     }
 
-    private sealed class Plan(CublasLtDescriptor a, CublasLtDescriptor b, CublasLtDescriptor d, CublasLtApi.MatmulAlgo algo) : IDisposable
+    private sealed class Plan(CublasLtDescriptor a, CublasLtDescriptor b, CublasLtDescriptor d, CublasLtApi.MatmulAlgo[] algos) : IDisposable
     {
         public CublasLtDescriptor A { get; } = a;
 
@@ -115,7 +134,9 @@ internal sealed unsafe class GemmRunner : IDisposable
 
         public CublasLtDescriptor D { get; } = d;
 
-        public CublasLtApi.MatmulAlgo Algo { get; } = algo;
+        public CublasLtApi.MatmulAlgo[] Algos { get; } = algos;
+
+        public int Chosen { get; set; }
 
         public void Dispose()
         {

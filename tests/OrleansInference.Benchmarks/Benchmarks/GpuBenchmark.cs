@@ -109,11 +109,72 @@ internal static class GpuBenchmark
         }
 
         result["prefill"] = prefill;
+        backend.PrefillAttentionVersion = 1;
+        double plainMs = PrefillTime(backend, 2048);
+        backend.PrefillAttentionVersion = 2;
+        result["prefill_2048_ms_plain_attention_kernel"] = plainMs;
+        Console.WriteLine($"(prefill 2048 with the plain attention kernel instead of the pipelined one: {plainMs:F2} ms)");
+        result["breakdown_ms_per_step"] = Breakdown(backend, blocksPerSeq);
+        result["matmul_choices_batch1"] = Choices(backend, 1);
         result["transformers"] = hf?.DeepClone();
         File.WriteAllText(json, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine();
         Console.WriteLine($"wrote {json}");
         return 0;
+    }
+
+    /// <summary>Device time per stage, from eager (ungraphed) steps with an event after each stage.</summary>
+    private static JsonObject Breakdown(CudaBackend backend, int blocksPerSeq)
+    {
+        using var profiler = new StepProfiler(backend.Context);
+        backend.Profiler = profiler;
+        var runs = new (string Name, Action Run)[]
+        {
+            ("decode b=1", () => DecodeStep(backend, 1, blocksPerSeq)),
+            ("decode b=64", () => DecodeStep(backend, 64, blocksPerSeq)),
+            ("decode b=256", () => DecodeStep(backend, 256, blocksPerSeq)),
+            ("prefill 2048", () => PrefillTime(backend, 2048)),
+        };
+        var table = new JsonObject();
+        var columns = new List<Dictionary<string, double>>();
+        foreach (var (name, run) in runs)
+        {
+            run();
+            profiler.Reset();
+            run();
+            var perStep = profiler.TotalMs.ToDictionary(kv => kv.Key, kv => kv.Value / profiler.Steps);
+            columns.Add(perStep);
+            table[name] = new JsonObject(perStep.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+        }
+
+        backend.Profiler = null;
+        Console.WriteLine();
+        Console.WriteLine($"| stage (ms per step, eager) | {string.Join(" | ", runs.Select(r => r.Name))} |");
+        Console.WriteLine($"| --- |{string.Concat(runs.Select(_ => " ---: |"))}");
+        foreach (var stage in columns.SelectMany(c => c.Keys).Distinct())
+        {
+            Console.WriteLine($"| {stage} | {string.Join(" | ", columns.Select(c => c.TryGetValue(stage, out var v) ? v.ToString("F3", CultureInfo.InvariantCulture) : "–"))} |");
+        }
+
+        Console.WriteLine($"| total | {string.Join(" | ", columns.Select(c => c.Values.Sum().ToString("F3", CultureInfo.InvariantCulture)))} |");
+        return table;
+    }
+
+    private static JsonObject Choices(CudaBackend backend, int m)
+    {
+        var c = backend.Model;
+        int qkv = (c.NumHeads + (2 * c.NumKvHeads)) * c.HeadDim;
+        string Name(int? choice) => choice is null ? "unprepared" : choice < 0 ? "gemv" : $"cublasLt#{choice}";
+        var result = new JsonObject
+        {
+            ["qkv"] = Name(backend.MatMul.ChoiceFor(qkv, c.HiddenSize, m, GemmOutput.BFloat16, false)),
+            ["o"] = Name(backend.MatMul.ChoiceFor(c.HiddenSize, c.NumHeads * c.HeadDim, m, GemmOutput.Float32, true)),
+            ["gate_up"] = Name(backend.MatMul.ChoiceFor(2 * c.IntermediateSize, c.HiddenSize, m, GemmOutput.BFloat16, false)),
+            ["down"] = Name(backend.MatMul.ChoiceFor(c.HiddenSize, c.IntermediateSize, m, GemmOutput.Float32, true)),
+            ["lm_head"] = Name(backend.MatMul.ChoiceFor(c.VocabSize, c.HiddenSize, m, GemmOutput.Float32, false)),
+        };
+        Console.WriteLine($"matmul choices at {m} row(s): {result.ToJsonString()}");
+        return result;
     }
 
     private static string Fmt(double? v, string format) => v is null ? "–" : v.Value.ToString(format, CultureInfo.InvariantCulture);

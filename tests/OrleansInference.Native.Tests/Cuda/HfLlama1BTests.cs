@@ -16,26 +16,40 @@ public sealed class HfLlama1BTests(CudaTestDevice device)
 {
     private const string DirectoryVariable = "ORLEANS_INFERENCE_LLAMA1B";
 
+    /// <summary>
+    /// Random weights leave many positions with near-tied top logits, where any bf16 implementation flips
+    /// (transformers' own bf16 forward agrees with its float32 one at about 95% of positions here). So: at least 99%
+    /// agreement where the reference's top two are clearly apart (by more than 1% of the top logit, ~2.5 bf16 ulps),
+    /// and overall at least as close to the float32 reference as transformers' bf16 forward is.
+    /// </summary>
     [Fact]
-    public void TeacherForcedTop1AgreesAtLeast99Percent()
+    public void TeacherForcedTop1AgreesWithTransformers()
     {
         using var run = Open();
-        int agreeFp32 = 0, agreeBf16 = 0, total = 0;
+        int agree = 0, agreeHf = 0, total = 0, clear = 0, agreeClear = 0;
         foreach (var p in run.Prompts)
         {
             var ids = new int[p.Ids.Length];
             run.Backend.ForwardGreedy([new SequenceChunk(p.Ids, 0, run.Table, LogitsMode.All)], ids);
             for (int t = 0; t < ids.Length; t++)
             {
-                agreeFp32 += ids[t] == p.ArgmaxFp32[t] ? 1 : 0;
-                agreeBf16 += ids[t] == p.ArgmaxBf16[t] ? 1 : 0;
+                bool same = ids[t] == p.ArgmaxFp32[t];
+                agree += same ? 1 : 0;
+                agreeHf += p.ArgmaxBf16[t] == p.ArgmaxFp32[t] ? 1 : 0;
+                if (p.MarginFp32[t] > 0.01 * Math.Abs(p.Top1Fp32[t]))
+                {
+                    clear++;
+                    agreeClear += same ? 1 : 0;
+                }
             }
 
             total += ids.Length;
         }
 
-        Report($"teacher-forced top-1 agreement with transformers: fp32 {agreeFp32}/{total} = {agreeFp32 / (double)total:P2}, bf16 {agreeBf16}/{total} = {agreeBf16 / (double)total:P2}");
-        Assert.True(agreeFp32 >= 0.99 * total, $"top-1 agreement with transformers (fp32 compute) is {agreeFp32}/{total}");
+        Report($"teacher-forced top-1 agreement with transformers (fp32 compute over the bf16 weights): {agree}/{total} = {agree / (double)total:P2} "
+            + $"(transformers bf16: {agreeHf}/{total} = {agreeHf / (double)total:P2}); where the reference's top two differ by > 1%: {agreeClear}/{clear} = {agreeClear / (double)clear:P2}");
+        Assert.True(agreeClear >= 0.99 * clear, $"agreement where the reference is clear: {agreeClear}/{clear}");
+        Assert.True(agree >= agreeHf, $"overall agreement {agree}/{total} is below transformers' own bf16 forward ({agreeHf}/{total})");
     }
 
     [Fact]
@@ -108,7 +122,7 @@ public sealed class HfLlama1BTests(CudaTestDevice device)
         return new Run(dir!, device.KernelCache);
     }
 
-    private sealed record Prompt(int[] Ids, int[] ArgmaxFp32, int[] ArgmaxBf16, int[] GreedyFp32, int[][] Top5Fp32);
+    private sealed record Prompt(int[] Ids, int[] ArgmaxFp32, int[] ArgmaxBf16, double[] MarginFp32, double[] Top1Fp32, int[] GreedyFp32, int[][] Top5Fp32);
 
     private sealed class Run : IDisposable
     {
@@ -119,6 +133,8 @@ public sealed class HfLlama1BTests(CudaTestDevice device)
                 Ints(p.GetProperty("ids")),
                 Ints(p.GetProperty("argmax_fp32")),
                 Ints(p.GetProperty("argmax_bf16")),
+                Doubles(p.GetProperty("margin_fp32")),
+                Doubles(p.GetProperty("top1_fp32")),
                 Ints(p.GetProperty("greedy_fp32")),
                 p.GetProperty("top5_fp32").EnumerateArray().Select(Ints).ToArray())).ToArray();
             Model = ModelLoader.Load(dir);
@@ -141,5 +157,7 @@ public sealed class HfLlama1BTests(CudaTestDevice device)
         }
 
         private static int[] Ints(JsonElement e) => e.EnumerateArray().Select(x => x.GetInt32()).ToArray();
+
+        private static double[] Doubles(JsonElement e) => e.EnumerateArray().Select(x => x.GetDouble()).ToArray();
     }
 }

@@ -75,8 +75,10 @@ public sealed unsafe class PagedAttentionKernelTests(CudaTestDevice device)
         }
     }
 
-    [Fact]
-    public void PrefillOverPagesMatchesCausalReference()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void PrefillOverPagesMatchesCausalReference(int version)
     {
         var ctx = device.Require();
         // (start position, length): whole prompts, continuations after a cached prefix, a tile boundary, a long tail.
@@ -107,7 +109,15 @@ public sealed unsafe class PagedAttentionKernelTests(CudaTestDevice device)
         ctx.Memset(output.Pointer, 0xff, output.Bytes, env.Stream);
         var args = new KernelArgs().Ptr(q).Ptr(tilesPtr).Ptr(infoPtr).Ptr(tablePtr).Ptr(stride).Ptr(env.Pool)
             .Long(BlockElements).Long(Layer * LayerElements).Long(PlaneElements).Int(Heads).Float(ScaleLog2).Ptr(output);
-        ctx.Launch(env.Kernels.PrefillAttention, ((uint)(tiles.Count / 2), Heads, 1), 128, 0, env.Stream, ref args);
+        if (version == 2)
+        {
+            ctx.Launch(env.Kernels.PrefillAttentionV2, ((uint)(tiles.Count / 2), Heads, 1), 128, (uint)env.Kernels.PrefillAttentionV2SharedBytes, env.Stream, ref args);
+        }
+        else
+        {
+            ctx.Launch(env.Kernels.PrefillAttention, ((uint)(tiles.Count / 2), Heads, 1), 128, 0, env.Stream, ref args);
+        }
+
 
         var hq = env.Read(q.Pointer, (long)tokens * Heads * HeadDim);
         var ho = env.Read(output.Pointer, (long)tokens * Heads * HeadDim);
@@ -120,7 +130,7 @@ public sealed unsafe class PagedAttentionKernelTests(CudaTestDevice device)
                 for (int h = 0; h < Heads; h++)
                 {
                     var expected = Reference(pool, tables[c], hq.AsSpan(((tok * Heads) + h) * HeadDim, HeadDim), h / (Heads / KvHeads), chunks[c].Start + i);
-                    AssertClose(expected, ho.AsSpan(((tok * Heads) + h) * HeadDim, HeadDim), $"chunk {c} row {i} head {h}");
+                    AssertClose(expected, ho.AsSpan(((tok * Heads) + h) * HeadDim, HeadDim), $"v{version} chunk {c} row {i} head {h}");
                 }
             }
         }

@@ -1,0 +1,88 @@
+// Y[m, n] = Σ_k X[m, k] · W[n, k] for a few rows m (decode): a matrix-vector product that streams W once at close
+// to memory bandwidth. One warp per output column n; each lane loads 16 bytes of W's row per step with
+// GEMV_UNROLL steps in flight (loads that skip L1, so X's rows, read by every warp, stay there). mode 0 writes bf16
+// Y, 1 writes fp32 Y, 2 adds into fp32 Y (the residual stream). grid: ceil(N / GEMV_WARPS), block: 32 * GEMV_WARPS.
+#define GEMV_WARPS 8
+#define GEMV_UNROLL 4
+#define GEMV_MAX_M 8
+
+__device__ __forceinline__ uint4 load_stream(const uint4* p)
+{
+    uint4 r;
+    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+    return r;
+}
+
+__device__ __forceinline__ float dot8(uint4 w, uint4 x)
+{
+    float s = bf_lo(w.x) * bf_lo(x.x);
+    s += bf_hi(w.x) * bf_hi(x.x);
+    s += bf_lo(w.y) * bf_lo(x.y);
+    s += bf_hi(w.y) * bf_hi(x.y);
+    s += bf_lo(w.z) * bf_lo(x.z);
+    s += bf_hi(w.z) * bf_hi(x.z);
+    s += bf_lo(w.w) * bf_lo(x.w);
+    s += bf_hi(w.w) * bf_hi(x.w);
+    return s;
+}
+
+template <int M>
+__device__ __forceinline__ void gemv_rows(const bf16* __restrict__ W, const bf16* __restrict__ X, int N, int K, void* __restrict__ Y, int mode)
+{
+    int n = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (n >= N) return;
+    const uint4* w = (const uint4*)(W + (long long)n * K);
+    const uint4* x = (const uint4*)X;
+    int chunks = K >> 3;
+    float acc[M];
+#pragma unroll
+    for (int m = 0; m < M; m++) acc[m] = 0.0f;
+    int c = lane;
+    for (; c + 32 * (GEMV_UNROLL - 1) < chunks; c += 32 * GEMV_UNROLL)
+    {
+        uint4 wv[GEMV_UNROLL];
+#pragma unroll
+        for (int u = 0; u < GEMV_UNROLL; u++) wv[u] = load_stream(w + c + 32 * u);
+#pragma unroll
+        for (int u = 0; u < GEMV_UNROLL; u++)
+        {
+#pragma unroll
+            for (int m = 0; m < M; m++) acc[m] += dot8(wv[u], x[m * chunks + c + 32 * u]);
+        }
+    }
+    for (; c < chunks; c += 32)
+    {
+        uint4 wv = load_stream(w + c);
+#pragma unroll
+        for (int m = 0; m < M; m++) acc[m] += dot8(wv, x[m * chunks + c]);
+    }
+#pragma unroll
+    for (int m = 0; m < M; m++) acc[m] = warp_sum(acc[m]);
+    if (lane == 0)
+    {
+#pragma unroll
+        for (int m = 0; m < M; m++)
+        {
+            long long i = (long long)m * N + n;
+            if (mode == 0) ((bf16*)Y)[i] = f2bf(acc[m]);
+            else if (mode == 1) ((float*)Y)[i] = acc[m];
+            else ((float*)Y)[i] += acc[m];
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(32 * GEMV_WARPS) gemv_bf16(const bf16* __restrict__ W, const bf16* __restrict__ X,
+                                                                        int M, int N, int K, void* __restrict__ Y, int mode)
+{
+    switch (M)
+    {
+    case 1: gemv_rows<1>(W, X, N, K, Y, mode); break;
+    case 2: gemv_rows<2>(W, X, N, K, Y, mode); break;
+    case 3: gemv_rows<3>(W, X, N, K, Y, mode); break;
+    case 4: gemv_rows<4>(W, X, N, K, Y, mode); break;
+    case 5: gemv_rows<5>(W, X, N, K, Y, mode); break;
+    case 6: gemv_rows<6>(W, X, N, K, Y, mode); break;
+    case 7: gemv_rows<7>(W, X, N, K, Y, mode); break;
+    default: gemv_rows<8>(W, X, N, K, Y, mode); break;
+    }
+}
