@@ -240,7 +240,8 @@ public sealed unsafe partial class CudaBackend
         return Math.Clamp(splits, 1, MaxSplits);
     }
 
-    private void Grow(int tokens)
+    /// <summary>Forgets the captured decode graphs (buffers moved, or a kernel choice changed).</summary>
+    private void DropGraphs()
     {
         _stream.Synchronize();
         foreach (var g in _graphs.Values)
@@ -249,6 +250,11 @@ public sealed unsafe partial class CudaBackend
         }
 
         _graphs.Clear();
+    }
+
+    private void Grow(int tokens)
+    {
+        DropGraphs();
         int capacity = Math.Max(tokens, _act.TokenCapacity * 2);
         _act.Dispose();
         _act = NewActivations(capacity);
@@ -293,7 +299,7 @@ public sealed unsafe partial class CudaBackend
             {
                 args = new KernelArgs().Ptr(a.Q).Ptr(s.D(s.DecodeRows)).Ptr(s.D(s.DecodeContext)).Ptr(s.D(s.Tables)).Ptr(s.D(s.TableStride))
                     .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(heads).Float(_scaleLog2).Ptr(a.PartialO).Ptr(a.PartialMl);
-                _context.Launch(k.DecodeAttention, ((uint)shape.Splits, (uint)_config.NumKvHeads, (uint)shape.Decodes), 128, 0, _stream, ref args);
+                _context.Launch(DecodeAttentionVersion == 2 ? k.DecodeAttentionV2 : k.DecodeAttention, ((uint)shape.Splits, (uint)_config.NumKvHeads, (uint)shape.Decodes), 128, 0, _stream, ref args);
                 args = new KernelArgs().Ptr(a.PartialO).Ptr(a.PartialMl).Ptr(s.D(s.DecodeRows)).Int(shape.Splits).Int(shape.Decodes).Int(heads).Ptr(a.Attn);
                 _context.Launch(k.DecodeMerge, ((uint)shape.Decodes, (uint)heads, 1), (uint)_config.HeadDim, 0, _stream, ref args);
                 Mark("decode_attention");

@@ -42,6 +42,7 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
     private CudaStepInputs _inputs;
     private CudaActivations _act;
     private bool _disposed;
+    private int _decodeAttentionVersion = 2;
 
     /// <summary>
     /// Opens device <paramref name="deviceOrdinal"/>, compiles the kernels, converts the weights and allocates the KV
@@ -148,6 +149,17 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
 
     /// <summary>1: the plain prefill attention kernel; 2: the pipelined one (cp.async + ldmatrix).</summary>
     internal int PrefillAttentionVersion { get; set; } = 2;
+
+    /// <summary>1: the first decode attention kernel; 2: table staged in shared memory, 8 steps in flight.</summary>
+    internal int DecodeAttentionVersion
+    {
+        get => _decodeAttentionVersion;
+        set
+        {
+            _decodeAttentionVersion = value;
+            DropGraphs();
+        }
+    }
 
     /// <summary>When set, eager steps record an event after each stage and add up the times per stage (graphs are not used).</summary>
     internal StepProfiler? Profiler { get; set; }

@@ -33,6 +33,7 @@ internal sealed class CudaKernelSet : IDisposable
         RopeStoreKv = _module.GetFunction("rope_store_kv");
         DecodeAttention = _module.GetFunction("paged_decode_attention");
         DecodeMerge = _module.GetFunction("decode_merge");
+        DecodeAttentionV2 = _module.GetFunction("paged_decode_attention_v2");
         PrefillAttention = _module.GetFunction("paged_prefill_attention");
         SwiGlu = _module.GetFunction("swiglu");
         Argmax = _module.GetFunction("argmax_rows");
@@ -58,6 +59,9 @@ internal sealed class CudaKernelSet : IDisposable
     public CudaFunction DecodeAttention { get; }
 
     public CudaFunction DecodeMerge { get; }
+
+    /// <summary>Decode attention with the split's block table staged in shared memory and more keys in flight.</summary>
+    public CudaFunction DecodeAttentionV2 { get; }
 
     public CudaFunction PrefillAttention { get; }
 

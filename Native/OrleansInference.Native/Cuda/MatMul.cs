@@ -7,13 +7,15 @@ namespace OrleansInference.Native.Cuda;
 /// <c>Y[M, N] (+)= X[M, K] · W[N, K]ᵀ</c> with bf16 operands: cuBLASLt, or for a few rows (decode) our
 /// bandwidth-bound <c>gemv_bf16</c> kernel. For power-of-two row counts (the decode graph buckets, common prefill
 /// sizes) every candidate — the heuristic's cuBLASLt algorithms and, up to 8 rows, the GEMV kernel — is timed once on
-/// the real operands into a scratch output and the fastest kept; other row counts take the heuristic's first choice
+/// the real operands into a scratch output and the fastest kept (the GEMV with 1, 2, 4 or 8 warps per column); other row counts take the heuristic's first choice
 /// (or the GEMV decision of the next power of two). Tuning happens outside graph capture (<see cref="Prepare"/>).
 /// </summary>
 internal sealed class MatMul : IDisposable
 {
     private const int GemvMaxRows = 8;
-    private const int UseGemv = -1;
+
+    // Choices: ≥ 0 a cuBLASLt candidate; -1, -2, -3, -4 the GEMV kernel with 1, 2, 4, 8 warps per output column.
+    private const int LastGemv = -4;
     private readonly CudaContext _context;
     private readonly GemmRunner _lt;
     private readonly CudaFunction _gemv;
@@ -54,7 +56,8 @@ internal sealed class MatMul : IDisposable
             {
                 long bucket = (long)BitOperations.RoundUpToPowerOf2((ulong)m);
                 Prepare(w, n, k, x, bucket, output, accumulate, stream);
-                choice = _choice[(n, k, bucket, output, accumulate)] == UseGemv ? UseGemv : 0;
+                int bucketChoice = _choice[(n, k, bucket, output, accumulate)];
+                choice = bucketChoice < 0 ? bucketChoice : 0;
             }
 
             _choice[key] = choice;
@@ -71,7 +74,7 @@ internal sealed class MatMul : IDisposable
 
         double best = double.MaxValue;
         int bestChoice = 0;
-        for (int c = gemvFits ? UseGemv : 0; c < candidates; c++)
+        for (int c = gemvFits ? LastGemv : 0; c < candidates; c++)
         {
             var times = new double[7];
             for (int r = 0; r < times.Length; r++)
@@ -115,7 +118,7 @@ internal sealed class MatMul : IDisposable
         RunWith(choice, w, n, k, x, m, y, output, accumulate, stream);
     }
 
-    /// <summary>How a shape runs: -1 for the GEMV kernel, else the cuBLASLt candidate's index; null before it is prepared.</summary>
+    /// <summary>How a shape runs: negative for the GEMV kernel (-1 - log2 of its warps per column), else the cuBLASLt candidate's index; null before it is prepared.</summary>
     public int? ChoiceFor(long n, long k, long m, GemmOutput output, bool accumulate) =>
         _choice.TryGetValue((n, k, m, output, accumulate), out int c) ? c : null;
 
@@ -128,14 +131,16 @@ internal sealed class MatMul : IDisposable
 
     private void RunWith(int choice, ulong w, long n, long k, ulong x, long m, ulong y, GemmOutput output, bool accumulate, CudaStream stream)
     {
-        if (choice != UseGemv)
+        if (choice >= 0)
         {
             _lt.Run(w, n, k, x, m, y, output, accumulate, stream, choice);
             return;
         }
 
         int mode = accumulate ? 2 : output == GemmOutput.Float32 ? 1 : 0;
-        var args = new KernelArgs().Ptr(w).Ptr(x).Int((int)m).Int((int)n).Int((int)k).Ptr(y).Int(mode);
-        _context.Launch(_gemv, ((uint)((n + 7) / 8), 1, 1), 256, 0, stream, ref args);
+        int splits = 1 << (-choice - 1);
+        int columnsPerBlock = 8 / splits;
+        var args = new KernelArgs().Ptr(w).Ptr(x).Int((int)m).Int((int)n).Int((int)k).Ptr(y).Int(mode).Int(splits);
+        _context.Launch(_gemv, ((uint)((n + columnsPerBlock - 1) / columnsPerBlock), 1, 1), 256, 0, stream, ref args);
     }
 }

@@ -83,6 +83,11 @@ internal static class GpuBenchmark
         }
 
         double logitsStepMs = DecodeStep(backend, 1, blocksPerSeq, logitsToHost: true);
+        backend.DecodeAttentionVersion = 1;
+        double firstKernel256 = DecodeStep(backend, 256, blocksPerSeq);
+        backend.DecodeAttentionVersion = 2;
+        result["decode_batch256_step_ms_first_attention_kernel"] = firstKernel256;
+        Console.WriteLine($"(batch 256 with the first decode attention kernel: {firstKernel256:F3} ms/step)");
         result["decode"] = decode;
         result["decode_batch1_with_logits_to_host_step_ms"] = logitsStepMs;
         Console.WriteLine($"(batch 1 with the full logits row copied to the host instead of the device argmax: {logitsStepMs:F3} ms/step)");
@@ -164,7 +169,7 @@ internal static class GpuBenchmark
     {
         var c = backend.Model;
         int qkv = (c.NumHeads + (2 * c.NumKvHeads)) * c.HeadDim;
-        string Name(int? choice) => choice is null ? "unprepared" : choice < 0 ? "gemv" : $"cublasLt#{choice}";
+        string Name(int? choice) => choice is null ? "unprepared" : choice < 0 ? $"gemv/{1 << (-choice.Value - 1)}" : $"cublasLt#{choice}";
         var result = new JsonObject
         {
             ["qkv"] = Name(backend.MatMul.ChoiceFor(qkv, c.HiddenSize, m, GemmOutput.BFloat16, false)),

@@ -10,11 +10,13 @@ namespace OrleansInference.Native.Tests.Cuda;
 public sealed class GemvKernelTests(CudaTestDevice device)
 {
     [Theory]
-    [InlineData(1, 2048, 64, 0)]
-    [InlineData(3, 300, 264, 1)]
-    [InlineData(8, 1000, 2048, 2)]
-    [InlineData(5, 17, 8, 0)]
-    public void MatchesDoubleReference(int m, int n, int k, int mode)
+    [InlineData(1, 2048, 64, 0, 1)]
+    [InlineData(3, 300, 264, 1, 2)]
+    [InlineData(8, 1000, 2048, 2, 1)]
+    [InlineData(8, 1000, 2048, 2, 8)]
+    [InlineData(5, 17, 8, 0, 4)]
+    [InlineData(2, 37, 8200, 1, 8)]
+    public void MatchesDoubleReference(int m, int n, int k, int mode, int splits)
     {
         var ctx = device.Require();
         var config = new ModelConfig { ModelType = "llama", HiddenSize = 64, IntermediateSize = 64, NumLayers = 1, NumHeads = 4, NumKvHeads = 2, HeadDim = 16, VocabSize = 8 };
@@ -30,8 +32,9 @@ public sealed class GemvKernelTests(CudaTestDevice device)
         ctx.CopyToDevice(dw.Pointer, (ReadOnlySpan<ushort>)w, stream);
         ctx.CopyToDevice(dx.Pointer, (ReadOnlySpan<ushort>)x, stream);
         ctx.CopyToDevice(dy.Pointer, (ReadOnlySpan<float>)y0, stream);
-        var args = new KernelArgs().Ptr(dw).Ptr(dx).Int(m).Int(n).Int(k).Ptr(dy).Int(mode);
-        ctx.Launch(kernels.Gemv, ((uint)((n + 7) / 8), 1, 1), 256, 0, stream, ref args);
+        var args = new KernelArgs().Ptr(dw).Ptr(dx).Int(m).Int(n).Int(k).Ptr(dy).Int(mode).Int(splits);
+        int columnsPerBlock = 8 / splits;
+        ctx.Launch(kernels.Gemv, ((uint)((n + columnsPerBlock - 1) / columnsPerBlock), 1, 1), 256, 0, stream, ref args);
         var yf = new float[m * n];
         var yb = new ushort[m * n];
         if (mode == 0)
@@ -57,7 +60,7 @@ public sealed class GemvKernelTests(CudaTestDevice device)
                 double got = mode == 0 ? CudaInteropTests.Bf(yb[(i * n) + j]) : yf[(i * n) + j];
                 double want = mode == 2 ? y0[(i * n) + j] + r : r;
                 double tol = mode == 0 ? 8e-3 * (1 + Math.Abs(want)) : 1e-4 * (1 + Math.Abs(want));
-                Assert.True(Math.Abs(got - want) <= tol, $"mode {mode} [{i},{j}]: {got} vs {want}");
+                Assert.True(Math.Abs(got - want) <= tol, $"mode {mode}, {splits} warps per column [{i},{j}]: {got} vs {want}");
             }
         }
     }

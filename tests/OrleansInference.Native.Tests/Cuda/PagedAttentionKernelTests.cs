@@ -38,10 +38,13 @@ public sealed unsafe class PagedAttentionKernelTests(CudaTestDevice device)
     private static readonly float ScaleLog2 = (float)(1.4426950408889634 / Math.Sqrt(HeadDim));
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(3)]
-    [InlineData(16)]
-    public void DecodeMatchesReference(int splits)
+    [InlineData(1, 1)]
+    [InlineData(3, 1)]
+    [InlineData(16, 1)]
+    [InlineData(1, 2)]
+    [InlineData(3, 2)]
+    [InlineData(16, 2)]
+    public void DecodeMatchesReference(int splits, int version)
     {
         var ctx = device.Require();
         int[] contexts = [1, 15, 16, 17, 100, 1000, 3000, 257];
@@ -58,7 +61,7 @@ public sealed unsafe class PagedAttentionKernelTests(CudaTestDevice device)
         ulong rowOf = ints.Pointer, ctxLens = rowOf + (ulong)(4 * s), stride = ctxLens + (ulong)(4 * s), tablePtr = stride + 4;
         var args = new KernelArgs().Ptr(q).Ptr(rowOf).Ptr(ctxLens).Ptr(tablePtr).Ptr(stride).Ptr(env.Pool)
             .Long(BlockElements).Long(Layer * LayerElements).Long(PlaneElements).Int(Heads).Float(ScaleLog2).Ptr(partO).Ptr(partMl);
-        ctx.Launch(env.Kernels.DecodeAttention, ((uint)splits, KvHeads, (uint)s), 128, 0, env.Stream, ref args);
+        ctx.Launch(version == 2 ? env.Kernels.DecodeAttentionV2 : env.Kernels.DecodeAttention, ((uint)splits, KvHeads, (uint)s), 128, 0, env.Stream, ref args);
         args = new KernelArgs().Ptr(partO).Ptr(partMl).Ptr(rowOf).Int(splits).Int(s).Int(Heads).Ptr(output);
         ctx.Launch(env.Kernels.DecodeMerge, ((uint)s, Heads, 1), HeadDim, 0, env.Stream, ref args);
 
@@ -70,7 +73,7 @@ public sealed unsafe class PagedAttentionKernelTests(CudaTestDevice device)
             for (int h = 0; h < Heads; h++)
             {
                 var expected = Reference(pool, tables[i], hq.AsSpan(((i * Heads) + h) * HeadDim, HeadDim), h / (Heads / KvHeads), contexts[i] - 1);
-                AssertClose(expected, ho.AsSpan(((i * Heads) + h) * HeadDim, HeadDim), $"seq {i} (context {contexts[i]}) head {h}, {splits} splits");
+                AssertClose(expected, ho.AsSpan(((i * Heads) + h) * HeadDim, HeadDim), $"v{version} seq {i} (context {contexts[i]}) head {h}, {splits} splits");
             }
         }
     }

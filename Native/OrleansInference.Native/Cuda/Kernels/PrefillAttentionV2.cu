@@ -1,7 +1,7 @@
 // The prefill attention of PrefillAttention.cu, pipelined: K/V tiles stream into shared memory with cp.async
 // (two stages, the next tile loading while this one is used; keys past the end are zero-filled), both kept
 // row-major, and the MMA operands come from ldmatrix (V through its transposing form) instead of scalar loads.
-// Dynamic shared memory: 2 stages x (K + V) x 64 rows x (HEAD_DIM + 8) bf16.
+// Dynamic shared memory: 2 stages x (K + V) x 64 rows x (HEAD_DIM + 8) bf16 (plus 4 KB of static table).
 
 __device__ __forceinline__ u32 smem_addr(const void* p)
 {
@@ -38,7 +38,11 @@ __device__ __forceinline__ void ldsm_x4_t(u32& r0, u32& r1, u32& r2, u32& r3, co
 
 #define PF2_STAGE_ELEMS (2 * PF_KT * KS_STRIDE)
 
-__device__ __forceinline__ void pf2_load_tile(bf16* stage, int kt0, int maxPos, const int* table, const bf16* pool,
+// The chunk's block-table entries are staged in shared memory (PF2_TABLE_CAP of them; longer contexts read the
+// rest from global memory), so issuing a tile's copies never waits on a dependent global load.
+#define PF2_TABLE_CAP 1024
+
+__device__ __forceinline__ void pf2_load_tile(bf16* stage, int kt0, int maxPos, const int* table, const int* sTable, const bf16* pool,
                                               long long blockStride, long long layerOffset, long long planeStride, int g)
 {
     const int D = HEAD_DIM;
@@ -49,7 +53,9 @@ __device__ __forceinline__ void pf2_load_tile(bf16* stage, int kt0, int maxPos, 
         int kr = c / (D / 8), cc = c - kr * (D / 8);
         int j = kt0 + kr;
         bool valid = j <= maxPos;
-        const bf16* src = valid ? pool + kv_offset(table, j, blockStride, layerOffset, g) + cc * 8 : pool;
+        int b = j / KV_BLOCK_SIZE;
+        int block = b < PF2_TABLE_CAP ? sTable[b] : table[b];
+        const bf16* src = valid ? pool + (long long)block * blockStride + layerOffset + ((long long)(j % KV_BLOCK_SIZE) * KV_HEADS + g) * D + cc * 8 : pool;
         cp_async16(Ks + kr * KS_STRIDE + cc * 8, src, valid);
         cp_async16(Vs + kr * KS_STRIDE + cc * 8, valid ? src + planeStride : pool, valid);
     }
@@ -65,6 +71,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill_attention_v2(
     const int D = HEAD_DIM;
     extern __shared__ __align__(16) unsigned char pf2_smem[];
     bf16* smem = (bf16*)pf2_smem;
+    __shared__ int sTable[PF2_TABLE_CAP];
 
     int tile = blockIdx.x, h = blockIdx.y, g = h / GQA_GROUP;
     int chunk = tiles[2 * tile], q0 = tiles[2 * tile + 1];
@@ -77,8 +84,10 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill_attention_v2(
     int maxPos = startPos + min(q0 + PF_QT, len) - 1;
     int warpMaxPos = startPos + min(q0 + warp * 16 + 15, len - 1);
     int numTiles = maxPos / PF_KT + 1;
+    for (int b = threadIdx.x; b <= min(maxPos / KV_BLOCK_SIZE, PF2_TABLE_CAP - 1); b += blockDim.x) sTable[b] = table[b];
+    __syncthreads();
 
-    pf2_load_tile(smem, 0, maxPos, table, pool, blockStride, layerOffset, planeStride, g);
+    pf2_load_tile(smem, 0, maxPos, table, sTable, pool, blockStride, layerOffset, planeStride, g);
 
     u32 qa[D / 16][4];
     const bf16* q0p = q + ((long long)(tok0 + r0) * numHeads + h) * D + tig * 2;
@@ -100,7 +109,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill_attention_v2(
     for (int it = 0; it < numTiles; it++)
     {
         if (it + 1 < numTiles)
-            pf2_load_tile(smem + ((it + 1) & 1) * PF2_STAGE_ELEMS, (it + 1) * PF_KT, maxPos, table, pool, blockStride, layerOffset, planeStride, g);
+            pf2_load_tile(smem + ((it + 1) & 1) * PF2_STAGE_ELEMS, (it + 1) * PF_KT, maxPos, table, sTable, pool, blockStride, layerOffset, planeStride, g);
         else
             cp_async_commit();
         cp_async_wait1();
