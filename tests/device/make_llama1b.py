@@ -73,6 +73,10 @@ def greedy(model, ids):
 def main():
     path = sys.argv[1]
     t0 = time.time()
+    if "--no-reference" in sys.argv:
+        build(path)
+        print(f"built and saved in {time.time() - t0:.1f}s (no reference)", flush=True)
+        return
     if not os.path.exists(os.path.join(path, "reference.json")):
         build(path)
         print(f"built and saved in {time.time() - t0:.1f}s", flush=True)

@@ -67,6 +67,8 @@ internal sealed unsafe class CudaDriverApi
     public readonly delegate* unmanaged<nint, int> cuGraphDestroy;
     public readonly delegate* unmanaged<int, byte**, int> cuGetErrorName;
     public readonly delegate* unmanaged<int, byte**, int> cuGetErrorString;
+    public readonly delegate* unmanaged<int> cuProfilerStart;
+    public readonly delegate* unmanaged<int> cuProfilerStop;
 
     private CudaDriverApi(NativeLibraryLoader lib)
     {
@@ -113,6 +115,8 @@ internal sealed unsafe class CudaDriverApi
         cuGraphDestroy = (delegate* unmanaged<nint, int>)lib.Get("cuGraphDestroy");
         cuGetErrorName = (delegate* unmanaged<int, byte**, int>)lib.Get("cuGetErrorName");
         cuGetErrorString = (delegate* unmanaged<int, byte**, int>)lib.Get("cuGetErrorString");
+        cuProfilerStart = (delegate* unmanaged<int>)lib.Get("cuProfilerStart");
+        cuProfilerStop = (delegate* unmanaged<int>)lib.Get("cuProfilerStop");
     }
 
     /// <summary>The library file that loaded.</summary>

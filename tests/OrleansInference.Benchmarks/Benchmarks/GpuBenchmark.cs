@@ -34,6 +34,11 @@ internal static class GpuBenchmark
             return 2;
         }
 
+        if (args.Contains("--profile"))
+        {
+            return Profile(model);
+        }
+
         var result = new JsonObject();
         using var loaded = ModelLoader.Load(model);
         var c = loaded.Config;
@@ -125,6 +130,40 @@ internal static class GpuBenchmark
         File.WriteAllText(json, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine();
         Console.WriteLine($"wrote {json}");
+        return 0;
+    }
+
+    /// <summary>
+    /// For Nsight Compute (<c>ncu --profile-from-start off</c>): after warm-up and tuning, one eager decode step at
+    /// batch 1 and at batch 256 and one 2,048-token prefill run between cuProfilerStart and cuProfilerStop.
+    /// </summary>
+    private static int Profile(string model)
+    {
+        using var loaded = ModelLoader.Load(model);
+        int blocksPerSeq = (Context + 64 + 15) / 16;
+        var options = new CudaBackendOptions { MaxSequences = 256, MaxBatchTokens = 2048, UseCudaGraphs = false };
+        using var backend = new CudaBackend(loaded, 0, (256 * blocksPerSeq) + 16, 16, options);
+        backend.FillPoolRandom(42, 1f);
+        DecodeStep(backend, 1, blocksPerSeq);
+        DecodeStep(backend, 256, blocksPerSeq);
+        PrefillTime(backend, 2048);
+        var api = backend.Context.Api;
+        unsafe
+        {
+            api.Check(api.cuProfilerStart(), "cuProfilerStart");
+        }
+
+        var ids = new int[256];
+        var table = Enumerable.Range(0, blocksPerSeq).ToArray();
+        backend.ForwardGreedy([new SequenceChunk([5], Context, table, LogitsMode.Last)], ids);
+        backend.ForwardGreedy(Enumerable.Range(0, 256).Select(s => new SequenceChunk([s], Context, Enumerable.Range(s * blocksPerSeq, blocksPerSeq).ToArray(), LogitsMode.Last)).ToArray(), ids);
+        backend.ForwardGreedy([new SequenceChunk(Enumerable.Range(0, 2048).ToArray(), 0, Enumerable.Range(0, 128).ToArray(), LogitsMode.Last)], ids);
+        unsafe
+        {
+            api.Check(api.cuProfilerStop(), "cuProfilerStop");
+        }
+
+        Console.WriteLine("profiled: decode b=1, decode b=256, prefill 2048 (eager)");
         return 0;
     }
 
