@@ -15,7 +15,7 @@ bench=/tmp/apps/OrleansInference.Benchmarks/OrleansInference.Benchmarks.dll
 metrics=gpu__time_duration.sum,launch__registers_per_thread,launch__grid_size,sm__warps_active.avg.pct_of_peak_sustained_active,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,lts__t_sectors_srcunit_tex_op_read_lookup_hit.sum,lts__t_sectors_srcunit_tex_op_read.sum
 ncu --profile-from-start off --clock-control none --metrics $metrics --csv dotnet $bench gpu --model "$model" --profile > "$out/ncu.csv" 2> "$out/ncu.err"
 python3 "$here/ncu_summary.py" "$out/ncu.csv" | tee "$out/ncu-summary.txt"
-for f in ~/.cache/orleans-inference/kernels/*.cubin; do cuobjdump -res-usage "$f"; done 2>&1 | grep -B1 "REG" | grep -v "^--" | paste - - | sed 's/\s\+/ /g' | sed 's/Function \([a-z0-9_]*\):.*REG:\([0-9]*\).*STACK:\([0-9]*\).*SHARED:\([0-9]*\).*LOCAL:\([0-9]*\).*/\1 regs=\2 stack=\3 shared=\4 local=\5/' | tee "$out/resources.txt"
+for f in ~/.cache/orleans-inference/kernels/*.cubin; do cuobjdump -res-usage "$f" 2>&1 | grep -E "Function|REG" | paste - - ; done | tee "$out/resources.txt"
 ncu --profile-from-start off --clock-control none --kernel-name regex:"paged_prefill_attention_v2|paged_decode_attention_v2" --launch-count 4 \
   --section SpeedOfLight --section Occupancy --section WarpStateStats --section MemoryWorkloadAnalysis \
   dotnet $bench gpu --model "$model" --profile > "$out/ncu-attention.txt" 2>&1
