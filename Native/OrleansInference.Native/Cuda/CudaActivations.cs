@@ -6,7 +6,7 @@ namespace OrleansInference.Native.Cuda;
 /// <summary>
 /// Device buffers of a step's intermediate values, sized for <see cref="TokenCapacity"/> tokens: the fp32 residual
 /// stream, bf16 normalized input, fused QKV, rotated queries, attention output, gate/up, activation, the split-K
-/// attention partials, and the logits (fp32) and argmax ids of up to <see cref="HeadRows"/> rows at a time.
+/// attention partials, and the logits (fp32) and argmax keys (64-bit: value, index) of up to <see cref="HeadRows"/> rows at a time.
 /// </summary>
 internal sealed class CudaActivations : IDisposable
 {
@@ -30,7 +30,7 @@ internal sealed class CudaActivations : IDisposable
             PartialO = Add(context, (long)maxSplits * sequenceCapacity * qDim * 4);
             PartialMl = Add(context, (long)maxSplits * sequenceCapacity * c.NumHeads * 2 * 4);
             Logits = Add(context, (long)headRows * c.VocabSize * 4);
-            Ids = Add(context, headRows * 4L);
+            Ids = Add(context, headRows * 8L);
         }
         catch
         {

@@ -31,6 +31,11 @@ public sealed unsafe partial class CudaBackend
                 : $"The step wants {rows} logits rows of {vocab}; the buffer holds {logits.Length} floats.");
         }
 
+        if (wantIds && _argmaxKeys.Length < rows)
+        {
+            _argmaxKeys = new ulong[Math.Max(rows, 256)];
+        }
+
         _context.MakeCurrent();
         if (_options.UseCudaGraphs && Profiler is null && IsPlainDecode(chunks))
         {
@@ -53,7 +58,7 @@ public sealed unsafe partial class CudaBackend
             EnqueueHead(r0, n, wantIds);
             if (wantIds)
             {
-                _context.CopyToHost(ids.Slice(r0, n), _act.Ids.Pointer, _stream);
+                _context.CopyToHost(_argmaxKeys.AsSpan(r0, n), _act.Ids.Pointer, _stream);
             }
             else
             {
@@ -63,6 +68,19 @@ public sealed unsafe partial class CudaBackend
 
         _stream.Synchronize();
         Profiler?.Collect();
+        if (wantIds)
+        {
+            KeysToIds(rows, ids);
+        }
+    }
+
+    /// <summary>The argmax keys hold the inverted index in their low half.</summary>
+    private void KeysToIds(int rows, Span<int> ids)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            ids[r] = (int)(0xffffffffu - (uint)_argmaxKeys[r]);
+        }
     }
 
     /// <summary>Checks every chunk; returns the step's token count, logits row count and block-table width.</summary>
@@ -351,8 +369,11 @@ public sealed unsafe partial class CudaBackend
         Mark("gemm_lm_head");
         if (argmax)
         {
+            // Each row is spread over enough blocks to fill the GPU; blocks combine by 64-bit atomicMax.
+            int parts = Math.Clamp(((2 * _context.MultiprocessorCount) + count - 1) / count, 1, 64);
+            _context.Memset32(a.Ids.Pointer, 0, 2L * count, _stream);
             args = new KernelArgs().Ptr(a.Logits).Int(vocab).Ptr(a.Ids);
-            _context.Launch(_kernels.Argmax, ((uint)count, 1, 1), 1024, 0, _stream, ref args);
+            _context.Launch(_kernels.Argmax, ((uint)parts, (uint)count, 1), 256, 0, _stream, ref args);
             Mark("argmax");
         }
     }
@@ -408,7 +429,7 @@ public sealed unsafe partial class CudaBackend
         graph.Launch(_stream);
         if (wantIds)
         {
-            _context.CopyToHost(ids[..count], _act.Ids.Pointer, _stream);
+            _context.CopyToHost(_argmaxKeys.AsSpan(0, count), _act.Ids.Pointer, _stream);
         }
         else
         {
@@ -416,6 +437,10 @@ public sealed unsafe partial class CudaBackend
         }
 
         _stream.Synchronize();
+        if (wantIds)
+        {
+            KeysToIds(count, ids);
+        }
     }
 
     private CudaGraphExec Capture(int bucket)

@@ -39,6 +39,7 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
     private readonly long _planeElements;
     private readonly float _scaleLog2;
     private readonly Dictionary<int, CudaGraphExec> _graphs = [];
+    private ulong[] _argmaxKeys = [];
     private CudaStepInputs _inputs;
     private CudaActivations _act;
     private bool _disposed;

@@ -36,7 +36,7 @@ internal sealed class CudaKernelSet : IDisposable
         DecodeAttentionV2 = _module.GetFunction("paged_decode_attention_v2");
         PrefillAttention = _module.GetFunction("paged_prefill_attention");
         SwiGlu = _module.GetFunction("swiglu");
-        Argmax = _module.GetFunction("argmax_rows");
+        Argmax = _module.GetFunction("argmax_rows_split");
         FillRandom = _module.GetFunction("fill_random_bf16");
         Gemv = _module.GetFunction("gemv_bf16");
         PrefillAttentionV2 = _module.GetFunction("paged_prefill_attention_v2");

@@ -3,7 +3,7 @@
 // GEMV_UNROLL steps in flight (loads that skip L1, so X's rows, read by every warp, stay there). mode 0 writes bf16
 // Y, 1 writes fp32 Y, 2 adds into fp32 Y (the residual stream). block: 32 * GEMV_WARPS.
 #define GEMV_WARPS 8
-#define GEMV_UNROLL 4
+#define GEMV_UNROLL 8
 #define GEMV_MAX_M 8
 
 __device__ __forceinline__ uint4 load_stream(const uint4* p)
@@ -98,7 +98,7 @@ __device__ __forceinline__ void gemv_rows(const bf16* __restrict__ W, const bf16
 }
 
 // splits: warps sharing one output column (1, 2, 4 or 8), each summing a slice of K; grid: ceil(N / (GEMV_WARPS / splits)).
-extern "C" __global__ void __launch_bounds__(32 * GEMV_WARPS) gemv_bf16(const bf16* __restrict__ W, const bf16* __restrict__ X,
+extern "C" __global__ void __launch_bounds__(32 * GEMV_WARPS, 3) gemv_bf16(const bf16* __restrict__ W, const bf16* __restrict__ X,
                                                                         int M, int N, int K, void* __restrict__ Y, int mode, int splits)
 {
     switch (M)

@@ -38,6 +38,13 @@ __device__ __forceinline__ void ldsm_x4_t(u32& r0, u32& r1, u32& r2, u32& r3, co
 
 #define PF2_STAGE_ELEMS (2 * PF_KT * KS_STRIDE)
 
+__device__ __forceinline__ float fast_exp2(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
 // The chunk's block-table entries are staged in shared memory (PF2_TABLE_CAP of them; longer contexts read the
 // rest from global memory), so issuing a tile's copies never waits on a dependent global load.
 #define PF2_TABLE_CAP 1024
@@ -62,7 +69,7 @@ __device__ __forceinline__ void pf2_load_tile(bf16* stage, int kt0, int maxPos, 
     cp_async_commit();
 }
 
-extern "C" __global__ void __launch_bounds__(128) paged_prefill_attention_v2(
+extern "C" __global__ void __launch_bounds__(128, 4) paged_prefill_attention_v2(
     const bf16* __restrict__ q, const int* __restrict__ tiles, const int* __restrict__ chunks,
     const int* __restrict__ blockTables, const int* __restrict__ tableStride,
     const bf16* __restrict__ pool, long long blockStride, long long layerOffset, long long planeStride,
@@ -146,6 +153,9 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill_attention_v2(
             }
 
             float mx0 = NEG_INF, mx1 = NEG_INF;
+            // Only tiles that reach past this warp's first query position, or warps with rows past the chunk's
+            // end, need the causal mask; the others are scaled only.
+            bool needMask = kt0 + PF_KT - 1 > startPos + q0 + warp * 16 || q0 + warp * 16 + 15 >= len;
 #pragma unroll
             for (int nt = 0; nt < PF_KT / 8; nt++)
             {
@@ -153,8 +163,8 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill_attention_v2(
                 for (int e = 0; e < 2; e++)
                 {
                     int j = kt0 + nt * 8 + tig * 2 + e;
-                    s[nt][e] = (v0 && j <= p0) ? s[nt][e] * scaleLog2 : NEG_INF;
-                    s[nt][2 + e] = (v1 && j <= p1) ? s[nt][2 + e] * scaleLog2 : NEG_INF;
+                    s[nt][e] = (!needMask || (v0 && j <= p0)) ? s[nt][e] * scaleLog2 : NEG_INF;
+                    s[nt][2 + e] = (!needMask || (v1 && j <= p1)) ? s[nt][2 + e] * scaleLog2 : NEG_INF;
                     mx0 = fmaxf(mx0, s[nt][e]);
                     mx1 = fmaxf(mx1, s[nt][2 + e]);
                 }
@@ -165,7 +175,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill_attention_v2(
             mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
             float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
             float ref0 = mn0 == NEG_INF ? 0.0f : mn0, ref1 = mn1 == NEG_INF ? 0.0f : mn1;
-            float c0 = exp2f(m0 - ref0), c1 = exp2f(m1 - ref1);
+            float c0 = fast_exp2(m0 - ref0), c1 = fast_exp2(m1 - ref1);
             m0 = mn0;
             m1 = mn1;
             l0 *= c0;
@@ -180,10 +190,10 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill_attention_v2(
 #pragma unroll
             for (int kk = 0; kk < PF_KT / 16; kk++)
             {
-                float a00 = exp2f(s[2 * kk][0] - ref0), a01 = exp2f(s[2 * kk][1] - ref0);
-                float a10 = exp2f(s[2 * kk][2] - ref1), a11 = exp2f(s[2 * kk][3] - ref1);
-                float b00 = exp2f(s[2 * kk + 1][0] - ref0), b01 = exp2f(s[2 * kk + 1][1] - ref0);
-                float b10 = exp2f(s[2 * kk + 1][2] - ref1), b11 = exp2f(s[2 * kk + 1][3] - ref1);
+                float a00 = fast_exp2(s[2 * kk][0] - ref0), a01 = fast_exp2(s[2 * kk][1] - ref0);
+                float a10 = fast_exp2(s[2 * kk][2] - ref1), a11 = fast_exp2(s[2 * kk][3] - ref1);
+                float b00 = fast_exp2(s[2 * kk + 1][0] - ref0), b01 = fast_exp2(s[2 * kk + 1][1] - ref0);
+                float b10 = fast_exp2(s[2 * kk + 1][2] - ref1), b11 = fast_exp2(s[2 * kk + 1][3] - ref1);
                 l0 += a00 + a01 + b00 + b01;
                 l1 += a10 + a11 + b10 + b11;
                 u32 pa0 = pack_bf2(a00, a01), pa1 = pack_bf2(a10, a11), pa2 = pack_bf2(b00, b01), pa3 = pack_bf2(b10, b11);
