@@ -31,6 +31,7 @@ internal sealed class CudaActivations : IDisposable
             PartialMl = Add(context, (long)maxSplits * sequenceCapacity * c.NumHeads * 2 * 4);
             Logits = Add(context, (long)headRows * c.VocabSize * 4);
             Ids = Add(context, headRows * 8L);
+            DecodeCounters = Add(context, (long)sequenceCapacity * c.NumKvHeads * 4);
         }
         catch
         {
@@ -64,6 +65,9 @@ internal sealed class CudaActivations : IDisposable
     public DeviceBuffer Logits { get; } = null!;
 
     public DeviceBuffer Ids { get; } = null!;
+
+    /// <summary>Split-completion counters of the decode attention (one per sequence and KV head); must start at zero.</summary>
+    public DeviceBuffer DecodeCounters { get; } = null!;
 
     public void Dispose()
     {

@@ -317,9 +317,19 @@ public sealed unsafe partial class CudaBackend
             {
                 args = new KernelArgs().Ptr(a.Q).Ptr(s.D(s.DecodeRows)).Ptr(s.D(s.DecodeContext)).Ptr(s.D(s.Tables)).Ptr(s.D(s.TableStride))
                     .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(heads).Float(_scaleLog2).Ptr(a.PartialO).Ptr(a.PartialMl);
-                _context.Launch(DecodeAttentionVersion == 2 ? k.DecodeAttentionV2 : k.DecodeAttention, ((uint)shape.Splits, (uint)_config.NumKvHeads, (uint)shape.Decodes), 128, 0, _stream, ref args);
-                args = new KernelArgs().Ptr(a.PartialO).Ptr(a.PartialMl).Ptr(s.D(s.DecodeRows)).Int(shape.Splits).Int(shape.Decodes).Int(heads).Ptr(a.Attn);
-                _context.Launch(k.DecodeMerge, ((uint)shape.Decodes, (uint)heads, 1), (uint)_config.HeadDim, 0, _stream, ref args);
+                if (DecodeAttentionVersion == 2)
+                {
+                    // Merges its own splits (the last block of each sequence's KV head) and writes the output.
+                    args = args.Ptr(a.DecodeCounters).Ptr(a.Attn);
+                    _context.Launch(k.DecodeAttentionV2, ((uint)shape.Splits, (uint)_config.NumKvHeads, (uint)shape.Decodes), 128, 0, _stream, ref args);
+                }
+                else
+                {
+                    _context.Launch(k.DecodeAttention, ((uint)shape.Splits, (uint)_config.NumKvHeads, (uint)shape.Decodes), 128, 0, _stream, ref args);
+                    args = new KernelArgs().Ptr(a.PartialO).Ptr(a.PartialMl).Ptr(s.D(s.DecodeRows)).Int(shape.Splits).Int(shape.Decodes).Int(heads).Ptr(a.Attn);
+                    _context.Launch(k.DecodeMerge, ((uint)shape.Decodes, (uint)heads, 1), (uint)_config.HeadDim, 0, _stream, ref args);
+                }
+
                 Mark("decode_attention");
             }
 

@@ -309,8 +309,12 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
         }
     }
 
-    private CudaActivations NewActivations(int tokenCapacity) =>
-        new(_context, _config, tokenCapacity, _options.MaxSequences, MaxSplits, Math.Min(tokenCapacity, Math.Max(_options.MaxSequences, 256)));
+    private CudaActivations NewActivations(int tokenCapacity)
+    {
+        var act = new CudaActivations(_context, _config, tokenCapacity, _options.MaxSequences, MaxSplits, Math.Min(tokenCapacity, Math.Max(_options.MaxSequences, 256)));
+        _context.Memset(act.DecodeCounters.Pointer, 0, act.DecodeCounters.Bytes, _stream);
+        return act;
+    }
 
     private void CheckBlock(int block, string name)
     {

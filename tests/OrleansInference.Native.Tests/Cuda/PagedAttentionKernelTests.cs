@@ -61,9 +61,23 @@ public sealed unsafe class PagedAttentionKernelTests(CudaTestDevice device)
         ulong rowOf = ints.Pointer, ctxLens = rowOf + (ulong)(4 * s), stride = ctxLens + (ulong)(4 * s), tablePtr = stride + 4;
         var args = new KernelArgs().Ptr(q).Ptr(rowOf).Ptr(ctxLens).Ptr(tablePtr).Ptr(stride).Ptr(env.Pool)
             .Long(BlockElements).Long(Layer * LayerElements).Long(PlaneElements).Int(Heads).Float(ScaleLog2).Ptr(partO).Ptr(partMl);
-        ctx.Launch(version == 2 ? env.Kernels.DecodeAttentionV2 : env.Kernels.DecodeAttention, ((uint)splits, KvHeads, (uint)s), 128, 0, env.Stream, ref args);
-        args = new KernelArgs().Ptr(partO).Ptr(partMl).Ptr(rowOf).Int(splits).Int(s).Int(Heads).Ptr(output);
-        ctx.Launch(env.Kernels.DecodeMerge, ((uint)s, Heads, 1), HeadDim, 0, env.Stream, ref args);
+        if (version == 2)
+        {
+            // Twice: the kernel merges its own splits and must leave its completion counters re-armed.
+            using var counters = ctx.Allocate(s * KvHeads * 4L);
+            ctx.Memset(counters.Pointer, 0, counters.Bytes, env.Stream);
+            args = args.Ptr(counters).Ptr(output);
+            ctx.Launch(env.Kernels.DecodeAttentionV2, ((uint)splits, KvHeads, (uint)s), 128, 0, env.Stream, ref args);
+            ctx.Memset(output.Pointer, 0xff, output.Bytes, env.Stream);
+            ctx.Launch(env.Kernels.DecodeAttentionV2, ((uint)splits, KvHeads, (uint)s), 128, 0, env.Stream, ref args);
+            env.Stream.Synchronize();
+        }
+        else
+        {
+            ctx.Launch(env.Kernels.DecodeAttention, ((uint)splits, KvHeads, (uint)s), 128, 0, env.Stream, ref args);
+            args = new KernelArgs().Ptr(partO).Ptr(partMl).Ptr(rowOf).Int(splits).Int(s).Int(Heads).Ptr(output);
+            ctx.Launch(env.Kernels.DecodeMerge, ((uint)s, Heads, 1), HeadDim, 0, env.Stream, ref args);
+        }
 
         var hq = env.Read(q.Pointer, (long)s * Heads * HeadDim);
         var ho = env.Read(output.Pointer, (long)s * Heads * HeadDim);

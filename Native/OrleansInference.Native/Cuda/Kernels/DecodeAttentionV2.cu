@@ -1,14 +1,24 @@
-// paged_decode_attention with the split's block-table entries staged in shared memory first (K/V loads never wait
+// paged_decode_attention, merging its splits itself (the last block of a sequence's KV head to finish does it, so
+// no second kernel runs) and with the split's block-table entries staged in shared memory first (K/V loads never wait
 // on a table load) and registers capped for 4 blocks (16 warps) per SM: the first version's 155 registers allowed 3,
 // an 8-deep unroll's 192 only 2, and occupancy is what keeps enough bytes in flight (Nsight Compute, H100).
 #define DEC2_UNROLL 4
+
+// A global load that bypasses L1 (other blocks' partial results, written after this block started).
+__device__ __forceinline__ float load_cg(const float* p)
+{
+    float v;
+    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
+    return v;
+}
 #define DEC2_TABLE_CAP 1024
 
 extern "C" __global__ void __launch_bounds__(128, 4) paged_decode_attention_v2(
     const bf16* __restrict__ q, const int* __restrict__ rowOf, const int* __restrict__ ctxLens,
     const int* __restrict__ blockTables, const int* __restrict__ tableStride,
     const bf16* __restrict__ pool, long long blockStride, long long layerOffset, long long planeStride,
-    int numHeads, float scaleLog2, float* __restrict__ partO, float* __restrict__ partML)
+    int numHeads, float scaleLog2, float* __restrict__ partO, float* __restrict__ partML,
+    int* __restrict__ doneCounters, bf16* __restrict__ out)
 {
     const int D = HEAD_DIM, G = GQA_GROUP;
     int split = blockIdx.x, numSplits = gridDim.x, g = blockIdx.y, seq = blockIdx.z, numSeqs = gridDim.z;
@@ -159,9 +169,46 @@ extern "C" __global__ void __launch_bounds__(128, 4) paged_decode_attention_v2(
                 O += sAcc[w][h][d] * f;
             }
         }
-        long long idx = ((long long)split * numSeqs + seq) * numHeads + g * G + h;
-        partO[idx * D + d] = O;
-        if (d == 0) { partML[2 * idx] = M; partML[2 * idx + 1] = L; }
+        if (numSplits == 1)
+        {
+            out[((long long)row * numHeads + g * G + h) * D + d] = f2bf(L > 0.0f ? O / L : 0.0f);
+        }
+        else
+        {
+            long long idx = ((long long)split * numSeqs + seq) * numHeads + g * G + h;
+            partO[idx * D + d] = O;
+            if (d == 0) { partML[2 * idx] = M; partML[2 * idx + 1] = L; }
+        }
     }
-}
+    if (numSplits == 1) return;
 
+    // The last of the (seq, KV head)'s split blocks to finish merges all splits by their log-sum-exp, then
+    // re-arms the counter for the next launch (a graph replays this kernel with the same counters).
+    __shared__ int last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(doneCounters + seq * KV_HEADS + g, 1) == numSplits - 1;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    for (int e = threadIdx.x; e < G * D; e += blockDim.x)
+    {
+        int h = e / D, d = e - h * D;
+        float M = NEG_INF;
+        for (int sp = 0; sp < numSplits; sp++)
+            M = fmaxf(M, load_cg(partML + 2 * (((long long)sp * numSeqs + seq) * numHeads + g * G + h)));
+        float L = 0.0f, O = 0.0f;
+        if (M != NEG_INF)
+        {
+            for (int sp = 0; sp < numSplits; sp++)
+            {
+                long long idx = ((long long)sp * numSeqs + seq) * numHeads + g * G + h;
+                float f = exp2f(load_cg(partML + 2 * idx) - M);
+                L += load_cg(partML + 2 * idx + 1) * f;
+                O += load_cg(partO + idx * D + d) * f;
+            }
+        }
+        out[((long long)row * numHeads + g * G + h) * D + d] = f2bf(L > 0.0f ? O / L : 0.0f);
+    }
+    if (threadIdx.x == 0) doneCounters[seq * KV_HEADS + g] = 0;
+}

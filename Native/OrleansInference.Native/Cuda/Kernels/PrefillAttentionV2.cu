@@ -45,6 +45,71 @@ __device__ __forceinline__ float fast_exp2(float x)
     return y;
 }
 
+// Online softmax of one 16x64 score tile (raw q.k, scaled inside the exponent with one FFMA) and O += P.V.
+// m0/m1 are the running row maxima in raw units; MASK applies the causal and row-validity mask.
+template <bool MASK>
+__device__ __forceinline__ void pf2_softmax_pv(float (&s)[PF_KT / 8][4], float (&o)[HEAD_DIM / 8][4], float& m0, float& m1,
+                                               float& l0, float& l1, int kt0, int tig, bool v0, bool v1, int p0, int p1,
+                                               float scaleLog2, const bf16* Vs, int lane)
+{
+    const int D = HEAD_DIM;
+    float mx0 = NEG_INF, mx1 = NEG_INF;
+#pragma unroll
+    for (int nt = 0; nt < PF_KT / 8; nt++)
+    {
+#pragma unroll
+        for (int e = 0; e < 2; e++)
+        {
+            if (MASK)
+            {
+                int j = kt0 + nt * 8 + tig * 2 + e;
+                if (!(v0 && j <= p0)) s[nt][e] = NEG_INF;
+                if (!(v1 && j <= p1)) s[nt][2 + e] = NEG_INF;
+            }
+            mx0 = fmaxf(mx0, s[nt][e]);
+            mx1 = fmaxf(mx1, s[nt][2 + e]);
+        }
+    }
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+    float ref0 = mn0 == NEG_INF ? 0.0f : mn0 * scaleLog2, ref1 = mn1 == NEG_INF ? 0.0f : mn1 * scaleLog2;
+    float c0 = fast_exp2(m0 * scaleLog2 - ref0), c1 = fast_exp2(m1 * scaleLog2 - ref1);
+    m0 = mn0;
+    m1 = mn1;
+    l0 *= c0;
+    l1 *= c1;
+#pragma unroll
+    for (int dt = 0; dt < D / 8; dt++)
+    {
+        o[dt][0] *= c0; o[dt][1] *= c0;
+        o[dt][2] *= c1; o[dt][3] *= c1;
+    }
+
+#pragma unroll
+    for (int kk = 0; kk < PF_KT / 16; kk++)
+    {
+        float a00 = fast_exp2(fmaf(s[2 * kk][0], scaleLog2, -ref0)), a01 = fast_exp2(fmaf(s[2 * kk][1], scaleLog2, -ref0));
+        float a10 = fast_exp2(fmaf(s[2 * kk][2], scaleLog2, -ref1)), a11 = fast_exp2(fmaf(s[2 * kk][3], scaleLog2, -ref1));
+        float b00 = fast_exp2(fmaf(s[2 * kk + 1][0], scaleLog2, -ref0)), b01 = fast_exp2(fmaf(s[2 * kk + 1][1], scaleLog2, -ref0));
+        float b10 = fast_exp2(fmaf(s[2 * kk + 1][2], scaleLog2, -ref1)), b11 = fast_exp2(fmaf(s[2 * kk + 1][3], scaleLog2, -ref1));
+        l0 += a00 + a01 + b00 + b01;
+        l1 += a10 + a11 + b10 + b11;
+        u32 pa0 = pack_bf2(a00, a01), pa1 = pack_bf2(a10, a11), pa2 = pack_bf2(b00, b01), pa3 = pack_bf2(b10, b11);
+        const bf16* vrow = Vs + (kk * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * KS_STRIDE + (lane >> 4) * 8;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt += 2)
+        {
+            u32 b0, b1, b2, b3;
+            ldsm_x4_t(b0, b1, b2, b3, vrow + dt * 8);
+            mma_bf16_16816(o[dt], pa0, pa1, pa2, pa3, b0, b1);
+            mma_bf16_16816(o[dt + 1], pa0, pa1, pa2, pa3, b2, b3);
+        }
+    }
+}
+
 // The chunk's block-table entries are staged in shared memory (PF2_TABLE_CAP of them; longer contexts read the
 // rest from global memory), so issuing a tile's copies never waits on a dependent global load.
 #define PF2_TABLE_CAP 1024
@@ -152,61 +217,12 @@ extern "C" __global__ void __launch_bounds__(128, 4) paged_prefill_attention_v2(
                 }
             }
 
-            float mx0 = NEG_INF, mx1 = NEG_INF;
-            // Only tiles that reach past this warp's first query position, or warps with rows past the chunk's
-            // end, need the causal mask; the others are scaled only.
-            bool needMask = kt0 + PF_KT - 1 > startPos + q0 + warp * 16 || q0 + warp * 16 + 15 >= len;
-#pragma unroll
-            for (int nt = 0; nt < PF_KT / 8; nt++)
-            {
-#pragma unroll
-                for (int e = 0; e < 2; e++)
-                {
-                    int j = kt0 + nt * 8 + tig * 2 + e;
-                    s[nt][e] = (!needMask || (v0 && j <= p0)) ? s[nt][e] * scaleLog2 : NEG_INF;
-                    s[nt][2 + e] = (!needMask || (v1 && j <= p1)) ? s[nt][2 + e] * scaleLog2 : NEG_INF;
-                    mx0 = fmaxf(mx0, s[nt][e]);
-                    mx1 = fmaxf(mx1, s[nt][2 + e]);
-                }
-            }
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-            float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
-            float ref0 = mn0 == NEG_INF ? 0.0f : mn0, ref1 = mn1 == NEG_INF ? 0.0f : mn1;
-            float c0 = fast_exp2(m0 - ref0), c1 = fast_exp2(m1 - ref1);
-            m0 = mn0;
-            m1 = mn1;
-            l0 *= c0;
-            l1 *= c1;
-#pragma unroll
-            for (int dt = 0; dt < D / 8; dt++)
-            {
-                o[dt][0] *= c0; o[dt][1] *= c0;
-                o[dt][2] *= c1; o[dt][3] *= c1;
-            }
-
-#pragma unroll
-            for (int kk = 0; kk < PF_KT / 16; kk++)
-            {
-                float a00 = fast_exp2(s[2 * kk][0] - ref0), a01 = fast_exp2(s[2 * kk][1] - ref0);
-                float a10 = fast_exp2(s[2 * kk][2] - ref1), a11 = fast_exp2(s[2 * kk][3] - ref1);
-                float b00 = fast_exp2(s[2 * kk + 1][0] - ref0), b01 = fast_exp2(s[2 * kk + 1][1] - ref0);
-                float b10 = fast_exp2(s[2 * kk + 1][2] - ref1), b11 = fast_exp2(s[2 * kk + 1][3] - ref1);
-                l0 += a00 + a01 + b00 + b01;
-                l1 += a10 + a11 + b10 + b11;
-                u32 pa0 = pack_bf2(a00, a01), pa1 = pack_bf2(a10, a11), pa2 = pack_bf2(b00, b01), pa3 = pack_bf2(b10, b11);
-                const bf16* vrow = Vs + (kk * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * KS_STRIDE + (lane >> 4) * 8;
-#pragma unroll
-                for (int dt = 0; dt < D / 8; dt += 2)
-                {
-                    u32 b0, b1, b2, b3;
-                    ldsm_x4_t(b0, b1, b2, b3, vrow + dt * 8);
-                    mma_bf16_16816(o[dt], pa0, pa1, pa2, pa3, b0, b1);
-                    mma_bf16_16816(o[dt + 1], pa0, pa1, pa2, pa3, b2, b3);
-                }
-            }
+            // Only tiles reaching past this warp's first query position, or warps with rows past the chunk's
+            // end, need the causal mask.
+            if (kt0 + PF_KT - 1 > startPos + q0 + warp * 16 || q0 + warp * 16 + 15 >= len)
+                pf2_softmax_pv<true>(s, o, m0, m1, l0, l1, kt0, tig, v0, v1, p0, p1, scaleLog2, Vs, lane);
+            else
+                pf2_softmax_pv<false>(s, o, m0, m1, l0, l1, kt0, tig, v0, v1, p0, p1, scaleLog2, Vs, lane);
         }
         __syncthreads();
     }
