@@ -9,7 +9,7 @@ out=${OUT:-$PWD/device-out}
 mkdir -p "$out"
 . "$stage/env.sh"
 model=${LLAMA1B:-/tmp/llama1b}
-[[ -f "$model/reference.json" ]] || PYTHONUNBUFFERED=1 python3 "$here/make_llama1b.py" "$model" 2>&1 | tee "$out/llama1b.log"
+[[ -f "$model/config.json" ]] || PYTHONUNBUFFERED=1 python3 "$here/make_llama1b.py" "$model" --no-reference 2>&1 | tee "$out/llama1b.log"
 if [[ "${SKIP_TRANSFORMERS:-0}" != 1 ]]; then
   PYTHONUNBUFFERED=1 timeout 300 python3 "$here/bench_transformers.py" "$model" "$out/transformers.json" 2>&1 | tee "$out/transformers.log" | grep -v Warning
 fi

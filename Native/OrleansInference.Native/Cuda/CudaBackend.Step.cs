@@ -217,8 +217,7 @@ public sealed unsafe partial class CudaBackend
                 info[3] = tableRow;
                 for (int q0 = 0; q0 < n; q0 += 64)
                 {
-                    h[s.Tiles + (2 * tiles)] = prefills;
-                    h[s.Tiles + (2 * tiles) + 1] = q0;
+                    _tileOrder.Add((chunk.StartPosition + Math.Min(q0 + 64, n), prefills, q0));
                     tiles++;
                 }
 
@@ -239,6 +238,15 @@ public sealed unsafe partial class CudaBackend
             }
         }
 
+        // Causal tiles differ in work by their last position: launching the longest first keeps the last wave short.
+        _tileOrder.Sort((x, y) => y.Work.CompareTo(x.Work));
+        for (int i = 0; i < _tileOrder.Count; i++)
+        {
+            h[s.Tiles + (2 * i)] = _tileOrder[i].Chunk;
+            h[s.Tiles + (2 * i) + 1] = _tileOrder[i].Q0;
+        }
+
+        _tileOrder.Clear();
         return new StepShape(tokens, decodes, decodes == 0 ? 0 : ChooseSplits(decodes, maxContext), tiles);
     }
 

@@ -40,6 +40,7 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
     private readonly float _scaleLog2;
     private readonly Dictionary<int, CudaGraphExec> _graphs = [];
     private ulong[] _argmaxKeys = [];
+    private readonly List<(int Work, int Chunk, int Q0)> _tileOrder = [];
     private CudaStepInputs _inputs;
     private CudaActivations _act;
     private bool _disposed;
