@@ -1,13 +1,14 @@
 using OrleansInference.Native.Backends;
 using OrleansInference.Native.Cpu;
 using OrleansInference.Native.Models;
+using OrleansInference.Native.Tokenization;
 using Xunit;
 
 namespace OrleansInference.Native.Tests.Fixtures;
 
 /// <summary>
-/// Our model loader and CPU backend against transformers on real checkpoints it saved (Fixtures/hf): float32 logits
-/// of whole prompts within 1e-3 and identical greedy continuations.
+/// Our tokenizer, model loader and CPU backend against transformers on real checkpoints it saved (Fixtures/hf):
+/// the same token ids and decoded text, float32 logits of whole prompts within 1e-3, identical greedy continuations.
 /// </summary>
 public sealed class HfFixtureTests
 {
@@ -15,6 +16,30 @@ public sealed class HfFixtureTests
     public const double Float32Tolerance = 1e-3;
 
     public static TheoryData<string> Models => new(HfFixture.All);
+
+    /// <summary>The fixtures with their own tokenizer cases (the sharded copy shares qwen2-tiny's tokenizer).</summary>
+    public static TheoryData<string> Tokenizers => new(HfFixture.All.Where(n => n != "qwen2-tiny-bf16-sharded"));
+
+    [Theory]
+    [MemberData(nameof(Tokenizers))]
+    public void TokenizerMatchesTransformers(string name)
+    {
+        var fixture = HfFixture.Load(name);
+        var tokenizer = HfTokenizer.Load(fixture.Directory);
+        Assert.NotEmpty(fixture.Tokenization);
+        foreach (var t in fixture.Tokenization)
+        {
+            Assert.Equal(t.Ids, tokenizer.Encode(t.Text));
+            Assert.Equal(t.IdsNoSpecial, tokenizer.Encode(t.Text, addSpecialTokens: false));
+            Assert.Equal(t.Decoded, tokenizer.Decode(t.Ids));
+            Assert.Equal(t.DecodedWithSpecial, tokenizer.Decode(t.Ids, skipSpecialTokens: false));
+        }
+
+        foreach (var prompt in fixture.Prompts)
+        {
+            Assert.Equal(prompt.PromptIds, tokenizer.Encode(prompt.Text));
+        }
+    }
 
     [Theory]
     [MemberData(nameof(Models))]
