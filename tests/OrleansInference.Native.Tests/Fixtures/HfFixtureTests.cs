@@ -1,5 +1,6 @@
 using OrleansInference.Native.Backends;
 using OrleansInference.Native.Cpu;
+using OrleansInference.Native.Engine;
 using OrleansInference.Native.Models;
 using OrleansInference.Native.Tokenization;
 using Xunit;
@@ -81,6 +82,33 @@ public sealed class HfFixtureTests
         foreach (var prompt in fixture.Prompts)
         {
             Assert.Equal(prompt.GreedyIds, Greedy(backend, prompt.PromptIds, prompt.GreedyIds.Length, model.Config.VocabSize));
+        }
+    }
+
+    /// <summary>
+    /// The whole engine (scheduler, KV pool, sampler) on the CPU: the prompt text goes in, greedy decoding with EOS
+    /// ignored, and the 16 tokens equal transformers' <c>generate(do_sample=False)</c>, for all prompts at once.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Tokenizers))]
+    public async Task EngineGreedyGenerationMatchesTransformers(string name)
+    {
+        var fixture = HfFixture.Load(name);
+        using var model = ModelLoader.Load(fixture.Directory);
+        var tokenizer = HfTokenizer.Load(fixture.Directory);
+        using var backend = new CpuBackend(model, numBlocks: 64, blockSize: 16, threads: 2);
+        await using var engine = new InferenceEngine(model, backend, new EngineOptions { BlockSize = 16, MaxBatchTokens = 64 });
+        var streams = fixture.Prompts.Select((p, i) => engine.Submit(new GenerationRequest
+        {
+            RequestId = $"{name}-{i}",
+            PromptTokenIds = tokenizer.Encode(p.Text),
+            Sampling = new SamplingParams { Temperature = 0, MaxTokens = p.GreedyIds.Length, IgnoreEos = true },
+        })).ToArray();
+        for (int i = 0; i < streams.Length; i++)
+        {
+            var outputs = await streams[i].CollectAsync(TestContext.Current.CancellationToken);
+            Assert.Null(outputs[0].Error);
+            Assert.Equal(fixture.Prompts[i].GreedyIds, outputs[0].TokenIds);
         }
     }
 
