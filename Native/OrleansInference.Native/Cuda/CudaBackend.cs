@@ -76,6 +76,7 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
         {
             _context = CudaContext.Open(deviceOrdinal);
             cleanup.Add(_context);
+            _context.ProgrammaticLaunch = _options.ProgrammaticLaunch && _context.ComputeMajor >= 9;
             _stream = _context.CreateStream();
             cleanup.Add(_stream);
             var cacheDir = _options.KernelCacheDirectory is null ? KernelCompiler.DefaultCacheDirectory

@@ -17,4 +17,7 @@ public sealed class CudaBackendOptions
 
     /// <summary>Times the candidate algorithms of each matrix-product shape once (power-of-two row counts) and keeps the fastest.</summary>
     public bool TuneMatMul { get; set; } = true;
+
+    /// <summary>On Hopper and newer, lets each kernel be scheduled while its predecessor finishes (programmatic dependent launch).</summary>
+    public bool ProgrammaticLaunch { get; set; } = true;
 }

@@ -53,6 +53,13 @@ internal sealed unsafe class CudaContext : IDisposable
     public int DriverVersion { get; }
 
     /// <summary>
+    /// Launch kernels with programmatic stream serialization (Hopper and newer): a kernel may be scheduled while its
+    /// predecessor finishes and waits for it with <c>griddepcontrol.wait</c>, hiding launch gaps. Only for kernels
+    /// that begin with that wait (ours do).
+    /// </summary>
+    public bool ProgrammaticLaunch { get; set; }
+
+    /// <summary>
     /// Loads the driver, retains device <paramref name="ordinal"/>'s primary context and makes it current.
     /// Throws <see cref="CudaUnavailableException"/> when there is no driver or no such device.
     /// </summary>
@@ -194,7 +201,22 @@ internal sealed unsafe class CudaContext : IDisposable
         fixed (KernelArgs* a = &args)
         {
             a->Fill(pointers);
-            int r = Api.cuLaunchKernel(function.Handle, grid.X, grid.Y, grid.Z, blockThreads, 1, 1, sharedBytes, stream.Value, pointers, null);
+            int r;
+            if (ProgrammaticLaunch && Api.cuLaunchKernelEx != null)
+            {
+                var attribute = new CuLaunchAttribute { Id = CuLaunchAttribute.ProgrammaticStreamSerialization, Value = 1 };
+                var config = new CuLaunchConfig
+                {
+                    GridX = grid.X, GridY = grid.Y, GridZ = grid.Z, BlockX = blockThreads, BlockY = 1, BlockZ = 1,
+                    SharedBytes = sharedBytes, Stream = stream.Value, Attributes = &attribute, AttributeCount = 1,
+                };
+                r = Api.cuLaunchKernelEx(&config, function.Handle, pointers, null);
+            }
+            else
+            {
+                r = Api.cuLaunchKernel(function.Handle, grid.X, grid.Y, grid.Z, blockThreads, 1, 1, sharedBytes, stream.Value, pointers, null);
+            }
+
             if (r != 0)
             {
                 Api.Check(r, $"cuLaunchKernel({function.Name}, grid {grid.X}x{grid.Y}x{grid.Z}, block {blockThreads}, smem {sharedBytes})");

@@ -13,6 +13,26 @@ internal enum CuDeviceAttribute
     MaxSharedMemoryPerBlockOptin = 97,
 }
 
+/// <summary><c>CUlaunchConfig</c> for <c>cuLaunchKernelEx</c>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct CuLaunchConfig
+{
+    public uint GridX, GridY, GridZ, BlockX, BlockY, BlockZ, SharedBytes;
+    public nint Stream;
+    public CuLaunchAttribute* Attributes;
+    public uint AttributeCount;
+}
+
+/// <summary><c>CUlaunchAttribute</c>: an id, padding, and a 64-byte value union (only its first int is used here).</summary>
+[StructLayout(LayoutKind.Sequential, Size = 72)]
+internal struct CuLaunchAttribute
+{
+    public const int ProgrammaticStreamSerialization = 6;
+    public int Id;
+    public int Pad;
+    public int Value;
+}
+
 /// <summary>
 /// The CUDA driver API (libcuda.so.1) as function pointers resolved by their versioned export names, so the
 /// binding does not depend on CUDA headers or on the toolkit's version macros. Every call goes through
@@ -67,6 +87,7 @@ internal sealed unsafe class CudaDriverApi
     public readonly delegate* unmanaged<nint, int> cuGraphDestroy;
     public readonly delegate* unmanaged<int, byte**, int> cuGetErrorName;
     public readonly delegate* unmanaged<int, byte**, int> cuGetErrorString;
+    public readonly delegate* unmanaged<CuLaunchConfig*, nint, void**, void**, int> cuLaunchKernelEx;
     public readonly delegate* unmanaged<int> cuProfilerStart;
     public readonly delegate* unmanaged<int> cuProfilerStop;
 
@@ -115,6 +136,7 @@ internal sealed unsafe class CudaDriverApi
         cuGraphDestroy = (delegate* unmanaged<nint, int>)lib.Get("cuGraphDestroy");
         cuGetErrorName = (delegate* unmanaged<int, byte**, int>)lib.Get("cuGetErrorName");
         cuGetErrorString = (delegate* unmanaged<int, byte**, int>)lib.Get("cuGetErrorString");
+        cuLaunchKernelEx = (delegate* unmanaged<CuLaunchConfig*, nint, void**, void**, int>)lib.TryGet("cuLaunchKernelEx");
         cuProfilerStart = (delegate* unmanaged<int>)lib.Get("cuProfilerStart");
         cuProfilerStop = (delegate* unmanaged<int>)lib.Get("cuProfilerStop");
     }

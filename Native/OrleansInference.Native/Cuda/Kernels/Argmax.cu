@@ -12,6 +12,7 @@ __device__ __forceinline__ u64 u64_max(u64 a, u64 b) { return a > b ? a : b; }
 
 extern "C" __global__ void argmax_rows_split(const float* __restrict__ logits, int vocab, u64* __restrict__ keys)
 {
+    pdl_enter();
     __shared__ u64 best[8];
     const float* row = logits + (long long)blockIdx.y * vocab;
     int slice = (vocab + gridDim.x - 1) / gridDim.x;

@@ -8,6 +8,17 @@ typedef unsigned long long u64;
 
 #define NEG_INF __uint_as_float(0xff800000u)
 
+// Programmatic dependent launch (Hopper): a kernel launched with the programmatic-serialization attribute may be
+// scheduled while the previous kernel of the stream is finishing. It waits here, before reading anything that
+// kernel wrote, then lets its own successor be scheduled. Both are no-ops for an ordinary launch.
+__device__ __forceinline__ void pdl_enter()
+{
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ float bf2f(bf16 x) { return __uint_as_float(((u32)x) << 16); }
 
 __device__ __forceinline__ float bf_lo(u32 x) { return __uint_as_float(x << 16); }

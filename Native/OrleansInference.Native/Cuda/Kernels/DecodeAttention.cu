@@ -14,6 +14,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_decode_attention(
     const bf16* __restrict__ pool, long long blockStride, long long layerOffset, long long planeStride,
     int numHeads, float scaleLog2, float* __restrict__ partO, float* __restrict__ partML)
 {
+    pdl_enter();
     const int D = HEAD_DIM, G = GQA_GROUP;
     int split = blockIdx.x, numSplits = gridDim.x, g = blockIdx.y, seq = blockIdx.z, numSeqs = gridDim.z;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -165,6 +166,7 @@ extern "C" __global__ void decode_merge(const float* __restrict__ partO, const f
                                         const int* __restrict__ rowOf, int numSplits, int numSeqs, int numHeads,
                                         bf16* __restrict__ out)
 {
+    pdl_enter();
     int seq = blockIdx.x, h = blockIdx.y, d = threadIdx.x;
     float M = NEG_INF;
     for (int s = 0; s < numSplits; s++) M = fmaxf(M, partML[2 * (((long long)s * numSeqs + seq) * numHeads + h)]);

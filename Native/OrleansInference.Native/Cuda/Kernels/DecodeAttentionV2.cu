@@ -20,6 +20,7 @@ extern "C" __global__ void __launch_bounds__(128, 4) paged_decode_attention_v2(
     int numHeads, float scaleLog2, float* __restrict__ partO, float* __restrict__ partML,
     int* __restrict__ doneCounters, bf16* __restrict__ out)
 {
+    pdl_enter();
     const int D = HEAD_DIM, G = GQA_GROUP;
     int split = blockIdx.x, numSplits = gridDim.x, g = blockIdx.y, seq = blockIdx.z, numSeqs = gridDim.z;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;

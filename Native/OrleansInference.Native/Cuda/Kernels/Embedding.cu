@@ -2,6 +2,7 @@
 extern "C" __global__ void embedding_gather(const int* __restrict__ tokens, const bf16* __restrict__ table,
                                             float* __restrict__ x, int hidden)
 {
+    pdl_enter();
     int t = blockIdx.x;
     const uint4* row = (const uint4*)(table + (long long)tokens[t] * hidden);
     float* out = x + (long long)t * hidden;

@@ -2,6 +2,7 @@
 // regular. grid-stride loop over count elements.
 extern "C" __global__ void fill_random_bf16(bf16* __restrict__ out, long long count, u64 seed, float scale)
 {
+    pdl_enter();
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x)
     {
         u64 z = seed + (u64)i * 0x9E3779B97F4A7C15ull;

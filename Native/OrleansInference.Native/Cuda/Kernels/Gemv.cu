@@ -101,6 +101,7 @@ __device__ __forceinline__ void gemv_rows(const bf16* __restrict__ W, const bf16
 extern "C" __global__ void __launch_bounds__(32 * GEMV_WARPS, 3) gemv_bf16(const bf16* __restrict__ W, const bf16* __restrict__ X,
                                                                         int M, int N, int K, void* __restrict__ Y, int mode, int splits)
 {
+    pdl_enter();
     switch (M)
     {
     case 1: gemv_rows<1>(W, X, N, K, Y, mode, splits); break;

@@ -23,6 +23,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill_attention(
     const bf16* __restrict__ pool, long long blockStride, long long layerOffset, long long planeStride,
     int numHeads, float scaleLog2, bf16* __restrict__ out)
 {
+    pdl_enter();
     const int D = HEAD_DIM;
     __shared__ __align__(16) bf16 Ks[PF_KT * KS_STRIDE];
     __shared__ __align__(16) bf16 Vt[HEAD_DIM * VT_STRIDE];

@@ -140,6 +140,7 @@ extern "C" __global__ void __launch_bounds__(128, 4) paged_prefill_attention_v2(
     const bf16* __restrict__ pool, long long blockStride, long long layerOffset, long long planeStride,
     int numHeads, float scaleLog2, bf16* __restrict__ out)
 {
+    pdl_enter();
     const int D = HEAD_DIM;
     extern __shared__ __align__(16) unsigned char pf2_smem[];
     bf16* smem = (bf16*)pf2_smem;

@@ -3,6 +3,7 @@
 extern "C" __global__ void rms_norm(const float* __restrict__ x, const int* __restrict__ rows,
                                     const float* __restrict__ weight, bf16* __restrict__ y, int hidden, float eps)
 {
+    pdl_enter();
     __shared__ float scratch[32];
     int r = blockIdx.x;
     int src = rows ? rows[r] : r;

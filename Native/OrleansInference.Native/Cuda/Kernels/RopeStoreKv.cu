@@ -8,6 +8,7 @@ extern "C" __global__ void rope_store_kv(const bf16* __restrict__ qkv, const flo
                                          bf16* __restrict__ pool, long long blockStride, long long layerOffset,
                                          long long planeStride, int numHeads)
 {
+    pdl_enter();
     const int D = HEAD_DIM, half = HEAD_DIM / 2;
     int t = blockIdx.x;
     float pos = (float)positions[t];

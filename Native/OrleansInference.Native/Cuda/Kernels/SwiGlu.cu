@@ -2,6 +2,7 @@
 // grid: (ceil(inter / 8 / 128), tokens), block: 128.
 extern "C" __global__ void swiglu(const bf16* __restrict__ gateUp, bf16* __restrict__ act, int inter)
 {
+    pdl_enter();
     int t = blockIdx.y;
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= inter / 8) return;
