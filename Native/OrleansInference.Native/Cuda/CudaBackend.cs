@@ -164,6 +164,17 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
         }
     }
 
+    /// <summary>Launches kernels with programmatic stream serialization (captured graphs are dropped on change).</summary>
+    internal bool ProgrammaticLaunch
+    {
+        get => _context.ProgrammaticLaunch;
+        set
+        {
+            _context.ProgrammaticLaunch = value;
+            DropGraphs();
+        }
+    }
+
     /// <summary>When set, eager steps record an event after each stage and add up the times per stage (graphs are not used).</summary>
     internal StepProfiler? Profiler { get; set; }
 

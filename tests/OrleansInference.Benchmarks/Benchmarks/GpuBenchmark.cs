@@ -88,6 +88,12 @@ internal static class GpuBenchmark
         }
 
         double logitsStepMs = DecodeStep(backend, 1, blocksPerSeq, logitsToHost: true);
+        bool pdl = backend.ProgrammaticLaunch;
+        backend.ProgrammaticLaunch = false;
+        double plain1 = DecodeStep(backend, 1, blocksPerSeq), plain256 = DecodeStep(backend, 256, blocksPerSeq);
+        backend.ProgrammaticLaunch = pdl;
+        result["decode_step_ms_without_programmatic_launch"] = new JsonObject { ["1"] = plain1, ["256"] = plain256 };
+        Console.WriteLine($"(without programmatic dependent launch: batch 1 {plain1:F3} ms/step, batch 256 {plain256:F3} ms/step; it was {(pdl ? "on" : "off")} above)");
         backend.DecodeAttentionVersion = 1;
         double firstKernel256 = DecodeStep(backend, 256, blocksPerSeq);
         backend.DecodeAttentionVersion = 2;
