@@ -4,6 +4,9 @@ using OrleansInference.Benchmarks.Benchmarks;
 var benchmarks = new SortedDictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
 {
     ["engine"] = EngineBenchmark.RunAsync,
+    ["gpu"] = a => Task.FromResult(GpuBenchmark.Run(a)),
+    ["routing"] = RoutingBenchmark.RunAsync,
+    ["overhead"] = OverheadBenchmark.RunAsync,
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
