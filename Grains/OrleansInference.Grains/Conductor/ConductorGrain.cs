@@ -215,14 +215,12 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
         var choice = policy.Choose(context);
 
         var chosen = _workers[choice.WorkerId];
-        if (_inFlight.Remove(request.RequestId, out var previous) && _workers.TryGetValue(previous.WorkerId, out var prevWorker))
-        {
-            prevWorker.InFlight = Math.Max(0, prevWorker.InFlight - 1);
-        }
-        _inFlight[request.RequestId] = new InFlightJob(choice.WorkerId, nowTicks);
+        Release(request.RequestId, null);
+        var uncached = context.UncachedTokens(choice.CachedBlocks);
+        _inFlight[request.RequestId] = new InFlightJob(choice.WorkerId, nowTicks, uncached);
         chosen.InFlight++;
         chosen.Placements++;
-        chosen.UnreportedTokens += context.UncachedTokens(choice.CachedBlocks);
+        chosen.UnreportedTokens += uncached;
         if (hashes.Count > 0)
         {
             _routed.Record(choice.WorkerId, chosen.Registration.TotalBlocks, hashes, nowTicks);
@@ -261,6 +259,8 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
             if (_workers.TryGetValue(f.WorkerId, out var w))
             {
                 w.InFlight = Math.Max(0, w.InFlight - 1);
+                // Whatever of its prompt the last report did not show is done now.
+                w.UnreportedTokens = Math.Max(0, w.UnreportedTokens - f.UncachedTokens);
             }
         }
     }

@@ -16,4 +16,4 @@ internal sealed class WorkerEntry(WorkerRegistration registration)
 }
 
 /// <summary>A placed job that has not completed yet.</summary>
-internal readonly record struct InFlightJob(string WorkerId, long PlacedAt);
+internal readonly record struct InFlightJob(string WorkerId, long PlacedAt, long UncachedTokens);

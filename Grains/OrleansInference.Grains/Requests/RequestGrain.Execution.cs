@@ -108,7 +108,8 @@ internal sealed partial class RequestGrain
         finally
         {
             _activeJobs.Remove(spec.JobId);
-            _ = CompleteJobAsync(decision.WorkerId, spec.JobId);
+            // Awaited so the conductor's in-flight count is right before this request's caller sees the end.
+            await CompleteJobAsync(decision.WorkerId, spec.JobId);
         }
         if (failure is null)
         {
