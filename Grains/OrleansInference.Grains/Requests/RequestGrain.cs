@@ -86,9 +86,10 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
         }
         finally
         {
-            // A caller that cancels ends the request; a caller that merely went away (its enumerator disposed) ends it
-            // only if nobody re-attached since.
-            if (!completed && !_log!.IsCompleted && (cancellationToken.IsCancellationRequested || me == _subscribers))
+            // The latest caller owns the request: when it stops reading (cancels, or its enumerator is disposed, which
+            // Orleans also reports as cancellation) the request ends. An earlier caller that was superseded by a
+            // re-attach (a dropped connection) leaves it running.
+            if (!completed && !_log!.IsCompleted && me == _subscribers)
             {
                 _ = CancelRunAsync("the caller stopped reading");
             }
