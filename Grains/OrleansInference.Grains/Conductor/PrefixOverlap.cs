@@ -18,15 +18,23 @@ internal static class PrefixOverlap
         {
             (byShard[KvShards.ShardOf(h, shards)] ??= []).Add(h);
         }
+        // The first block decides whether any run exists: ask its shard first, and the others only if someone holds
+        // it. A prompt nobody has seen (the common case) then costs one lookup instead of one per shard.
+        var firstShard = KvShards.ShardOf(hashes[0], shards);
+        var holders = new Dictionary<ulong, IReadOnlyList<string>>(
+            await grains.GetGrain<IKvIndexGrain>(KvShards.Key(model, firstShard)).LookupAsync(byShard[firstShard]!));
+        if (!holders.ContainsKey(hashes[0]))
+        {
+            return runs;
+        }
         var lookups = new List<Task<IReadOnlyDictionary<ulong, IReadOnlyList<string>>>>();
         for (var s = 0; s < shards; s++)
         {
-            if (byShard[s] is { } part)
+            if (s != firstShard && byShard[s] is { } part)
             {
                 lookups.Add(grains.GetGrain<IKvIndexGrain>(KvShards.Key(model, s)).LookupAsync(part));
             }
         }
-        var holders = new Dictionary<ulong, IReadOnlyList<string>>();
         foreach (var result in await Task.WhenAll(lookups))
         {
             foreach (var (h, workers) in result) holders[h] = workers;

@@ -39,7 +39,8 @@ internal sealed partial class WorkerGrain(EngineHost host, ILogger<WorkerGrain> 
         {
             throw new InferenceException(JobMapping.ToErrorCode(ex.Kind), ex.Message, ex.Parameter);
         }
-        _worker.NotifyLoadChanged();
+        // No report at submission: the conductor already counts this job in flight, and a report now would compete
+        // with the prefill for the CPU. The report after the job (below) and the periodic one keep the load fresh.
         Log.JobStarted(logger, _worker.Id, job.RequestId, job.PromptTokenIds.Count, job.Sampling.N);
 
         var offsets = new Dictionary<int, int>();
