@@ -7,8 +7,8 @@ namespace OrleansInference.Grains.KvIndex;
 
 /// <summary>
 /// One shard of the cluster-wide index: for each block hash of this shard, the workers holding it, plus, per
-/// worker, the last engine KV event sequence number applied. A batch that does not continue that number (a gap, or a
-/// worker not known here, e.g. after this shard was reactivated) makes the shard pull the worker's snapshot itself
+/// worker, the last engine KV event sequence number applied. A batch that does not continue that number (a gap), or
+/// any batch from a worker not known here (e.g. after this shard was reactivated), makes the shard pull the worker's snapshot itself
 /// (<see cref="IWorkerGrain.GetKvSnapshotAsync"/>) and reset that worker's entries; a worker that cannot be reached
 /// is dropped. State is soft: it is rebuilt the same way after a reactivation.
 /// Reentrant so lookups never wait behind a resynchronisation; each worker sends a shard one batch at a time, and the
@@ -45,7 +45,9 @@ internal sealed partial class KvIndexGrain(IOptions<InferenceOptions> options, I
             return; // already covered (by a snapshot, or a repeated send)
         }
         var first = batch.FirstSequence == 0 ? batch.Sequence : batch.FirstSequence;
-        if (first > last + 1)
+        // An unknown worker always starts from a snapshot: this shard may have been reactivated, or may have dropped
+        // the worker, while its events went on.
+        if (entries is null || first > last + 1)
         {
             Log.Gap(logger, _shard, batch.WorkerId, last, first);
             if (!await ResyncAsync(batch.WorkerId))
