@@ -10,7 +10,11 @@ namespace OrleansInference.Grains.Placement;
 /// Balance guard: with <c>mean</c> the mean in-flight count over eligible workers, a worker whose in-flight count
 /// exceeds <c>mean · (1 + slack) + c</c> is skipped (even for a full cache hit) unless every worker does; this keeps
 /// one hot prefix from piling everything onto one worker. Ties go to the worker with fewer in-flight requests, then
-/// fewer placements so far, so that new prefixes spread over the workers.
+/// fewer placements so far.
+/// Cold prompts (no eligible worker holds any of its blocks) are placed by history instead of cost: fewest placements,
+/// then fewest in flight, then least load. A new prefix decides where all its followers go, and the cost alone would
+/// keep giving new prefixes to the workers whose cheap cache hits keep their queues short — the ones that already own
+/// the most prefixes.
 /// </summary>
 internal sealed class CacheAwarePolicy(CacheAwareOptions options) : IPlacementPolicy
 {
@@ -33,6 +37,22 @@ internal sealed class CacheAwarePolicy(CacheAwareOptions options) : IPlacementPo
             if (c.InFlight <= limit) { anyUnderLimit = true; break; }
         }
 
+        var cold = true;
+        foreach (var c in eligible)
+        {
+            if (c.CachedBlocks > 0 && (!anyUnderLimit || c.InFlight <= limit)) { cold = false; break; }
+        }
+        if (cold)
+        {
+            PlacementCandidate? pick = null;
+            foreach (var c in eligible)
+            {
+                if (anyUnderLimit && c.InFlight > limit) continue;
+                if (pick is null || ColdOrder(c, pick) < 0) pick = c;
+            }
+            return new PlacementChoice(pick!.WorkerId, context.UncachedTokens(0) + options.Alpha * pick.LoadTokens, 0);
+        }
+
         PlacementCandidate? best = null;
         var bestCost = double.PositiveInfinity;
         foreach (var c in eligible)
@@ -49,6 +69,13 @@ internal sealed class CacheAwarePolicy(CacheAwareOptions options) : IPlacementPo
             }
         }
         return new PlacementChoice(best!.WorkerId, bestCost, best.CachedBlocks);
+    }
+
+    private static int ColdOrder(PlacementCandidate a, PlacementCandidate b)
+    {
+        var order = a.Placements.CompareTo(b.Placements);
+        if (order == 0) order = a.InFlight.CompareTo(b.InFlight);
+        return order != 0 ? order : a.LoadTokens.CompareTo(b.LoadTokens);
     }
 
     private static int Tiebreak(PlacementCandidate a, PlacementCandidate b)
