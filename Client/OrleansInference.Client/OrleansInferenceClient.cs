@@ -20,11 +20,11 @@ public sealed class OrleansInferenceClient
     /// <summary>Creates a client over a connected cluster client (or any grain factory, e.g. inside a silo).</summary>
     public OrleansInferenceClient(IGrainFactory grainFactory, IOptions<OrleansInferenceClientOptions> options,
         ILogger<OrleansInferenceClient>? logger = null, TimeProvider? timeProvider = null)
-        : this(id => grainFactory.GetGrain<IRequestGrain>(id), options.Value, logger, timeProvider)
+        : this(id => new RequestGrainChannel(grainFactory.GetGrain<IRequestGrain>(id)), options.Value, logger, timeProvider)
     {
     }
 
-    internal OrleansInferenceClient(Func<string, IRequestGrain> grainFor, OrleansInferenceClientOptions options,
+    internal OrleansInferenceClient(Func<string, IRequestChannel> grainFor, OrleansInferenceClientOptions options,
         ILogger? logger = null, TimeProvider? timeProvider = null)
     {
         _options = options;

@@ -10,7 +10,7 @@ namespace OrleansInference.Client.Streaming;
 /// token once and in order.
 /// </summary>
 internal sealed partial class ReattachingTokenStream(
-    Func<string, IRequestGrain> grainFor, OrleansInferenceClientOptions options, TimeProvider time, ILogger logger)
+    Func<string, IRequestChannel> grainFor, OrleansInferenceClientOptions options, TimeProvider time, ILogger logger)
 {
     public async IAsyncEnumerable<TokenChunk> ReadAsync(
         string requestId, InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -78,7 +78,7 @@ internal sealed partial class ReattachingTokenStream(
     /// The caller stopped early or the stream failed: make sure the request stops too. Not awaited, since the grain's
     /// silo may be the thing that is gone.
     /// </summary>
-    private void CancelRequest(IRequestGrain grain, string requestId) =>
+    private void CancelRequest(IRequestChannel grain, string requestId) =>
         _ = grain.CancelAsync().WaitAsync(options.TokenIdleTimeout).ContinueWith(
             t => { if (t.Exception is { } e) LogCancelFailed(logger, requestId, e.GetBaseException().Message); },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);

@@ -25,7 +25,7 @@ internal sealed class StreamAttempt
     private readonly IAsyncEnumerator<TokenChunk> _enumerator;
     private Task<bool>? _pending;
 
-    public StreamAttempt(IRequestGrain grain, InferenceRequest request, IReadOnlyList<int>? received, CancellationToken cancellationToken)
+    public StreamAttempt(IRequestChannel grain, InferenceRequest request, IReadOnlyList<int>? received, CancellationToken cancellationToken)
     {
         _cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _enumerator = grain.GenerateAsync(request, received, _cancellation.Token).GetAsyncEnumerator(_cancellation.Token);
