@@ -102,9 +102,11 @@ internal sealed partial class InferenceCall : IAsyncDisposable
         {
             await _enumerator.DisposeAsync();
         }
-        catch (Exception ex) when (ex is OperationCanceledException || !_completed)
+        catch (Exception ex)
         {
-            // The call already failed or was cancelled; its error was reported by whoever saw it first.
+            // The call already ended (or failed, which whoever saw it first reported); a failing cleanup must not
+            // turn a response that was fully written into an aborted connection.
+            LogDisposeFailed(_logger, RequestId, ex.GetType().Name);
         }
         if (!_completed)
         {
@@ -128,6 +130,9 @@ internal sealed partial class InferenceCall : IAsyncDisposable
             LogCancelFailed(_logger, RequestId, ex);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Request {RequestId}: closing the grain stream failed ({Error})")]
+    private static partial void LogDisposeFailed(ILogger logger, string requestId, string error);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Request {RequestId} cancelled: the client went away")]
     private static partial void LogCancelled(ILogger logger, string requestId);
