@@ -8,7 +8,7 @@ using OrleansInference.Client;
 //   dotnet run --project Client/OrleansInference.Sample -- "Tell me about Orleans."
 // Settings come from appsettings.json (section OrleansInference), environment variables
 // (OrleansInference__Gateways__0=host:30000) or the command line (--OrleansInference:DefaultModel=builtin).
-var prompt = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "Write a haiku about distributed systems.";
+var prompt = FirstPlainArgument(args) ?? "Write a haiku about distributed systems.";
 
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Services.AddOrleansInferenceClient(builder.Configuration.GetSection(OrleansInferenceClientOptions.SectionName));
@@ -32,3 +32,21 @@ if (usage is not null)
 }
 
 await host.StopAsync();
+
+// The first argument that is neither a --Key nor the value following one (--Key value), i.e. the prompt.
+static string? FirstPlainArgument(string[] args)
+{
+    for (var i = 0; i < args.Length; i++)
+    {
+        if (args[i].StartsWith("--", StringComparison.Ordinal))
+        {
+            if (!args[i].Contains('=', StringComparison.Ordinal))
+            {
+                i++;
+            }
+            continue;
+        }
+        return args[i];
+    }
+    return null;
+}
