@@ -20,8 +20,8 @@ public sealed class OverloadTests(TinyQueueSiloFixture silo) : IClassFixture<Tin
     public async Task A_full_queue_answers_429_with_retry_after()
     {
         var ct = TestContext.Current.CancellationToken;
-        var responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => Json.PostAsync(silo.Http, "/v1/completions",
-            $$"""{"prompt":"flood {{i}}","max_tokens":48,"ignore_eos":true}""", ct)));
+        var responses = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Json.PostAsync(silo.Http, "/v1/completions",
+            $$"""{"prompt":"flood {{i}}","max_tokens":128,"ignore_eos":true}""", ct)));
         try
         {
             var refused = responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
