@@ -12,7 +12,7 @@ namespace OrleansInference.Client.Tests.Infrastructure;
 /// A real silo host (built-in model on CPU) in this process, and a separate client host that reaches it through its
 /// Orleans gateway with the SDK's DI registration, as an application would.
 /// </summary>
-public sealed class ClusterFixture : IAsyncLifetime
+public class ClusterFixture : IAsyncLifetime
 {
     private WebApplication? _silo;
     private IHost? _client;
@@ -21,13 +21,19 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public IServiceProvider Silo => _silo!.Services;
 
+    /// <summary>Redis connection string for membership; null: localhost clustering and a static gateway.</summary>
+    protected virtual Task<string?> StartMembershipAsync(CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
     public async ValueTask InitializeAsync()
     {
         var ct = TestContext.Current.CancellationToken;
         var ports = FreePorts(2);
         var cluster = "sdk-" + Guid.NewGuid().ToString("N")[..8];
+        var redis = await StartMembershipAsync(ct);
+        string[] membership = redis is null ? [] : ["--Orleans:Redis", redis, "--Orleans:AdvertisedHost", "127.0.0.1"];
         _silo = SiloHost.Create(
         [
+            .. membership,
             "--urls", "http://127.0.0.1:0",
             "--Orleans:SiloPort", ports[0].ToString(CultureInfo.InvariantCulture),
             "--Orleans:GatewayPort", ports[1].ToString(CultureInfo.InvariantCulture),
@@ -44,7 +50,8 @@ public sealed class ClusterFixture : IAsyncLifetime
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddOrleansInferenceClient(o =>
         {
-            o.Gateways = [$"127.0.0.1:{ports[1]}"];
+            o.Gateways = redis is null ? [$"127.0.0.1:{ports[1]}"] : [];
+            o.Redis = redis;
             o.ClusterId = cluster;
             o.ServiceId = cluster;
             o.DefaultModel = "builtin";
@@ -54,7 +61,7 @@ public sealed class ClusterFixture : IAsyncLifetime
         await _client.StartAsync(ct);
     }
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         if (_client is not null)
         {
@@ -66,9 +73,10 @@ public sealed class ClusterFixture : IAsyncLifetime
             await _silo.StopAsync(CancellationToken.None);
             await _silo.DisposeAsync();
         }
+        GC.SuppressFinalize(this);
     }
 
-    private static int[] FreePorts(int count)
+    protected static int[] FreePorts(int count)
     {
         var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
         listeners.ForEach(l => l.Start());
