@@ -176,4 +176,30 @@ public sealed class OpenAiApiTests(SiloFixture silo)
         Assert.Equal(RequestState.Cancelled, status.State);
         Assert.True(status.DeliveredTokens.Count < 1500);
     }
+
+    [Fact]
+    public async Task A_stream_resumed_with_last_event_id_continues_where_it_left_off()
+    {
+        const string body = """{"prompt":"Resume me","max_tokens":12,"temperature":0,"ignore_eos":true,"stream":true}""";
+        var requestId = "req-resume-" + Guid.NewGuid().ToString("N");
+        var whole = await Json.ReadAsync(await Json.PostAsync(silo.Http, "/v1/completions", body.Replace("\"stream\":true", "\"stream\":false"), Ct), Ct);
+        var expected = whole.GetProperty("choices")[0].GetProperty("text").GetString();
+
+        // The first connection stays open (closing it would cancel the request) while a second one resumes.
+        using var first = await Json.PostAsync(silo.Http, "/v1/completions", body, Ct, stream: true, headers: [new("X-Request-Id", requestId)]);
+        using var reader = new StreamReader(await first.Content.ReadAsStreamAsync(Ct));
+        var idLine = await reader.ReadLineAsync(Ct);
+        var dataLine = await reader.ReadLineAsync(Ct);
+        Assert.StartsWith("id: ", idLine);
+        var lastId = idLine![4..];
+        var seen = JsonDocument.Parse(dataLine![6..]).RootElement.GetProperty("choices")[0].GetProperty("text").GetString();
+
+        using var second = await Json.PostAsync(silo.Http, "/v1/completions", body, Ct, stream: true,
+            headers: [new("X-Request-Id", requestId), new("Last-Event-ID", lastId)]);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        var rest = (await Sse.ReadAllAsync(second, Ct)).Where(e => !e.IsDone).Select(e => e.Json)
+            .Where(c => c.GetProperty("choices").GetArrayLength() > 0)
+            .Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString());
+        Assert.Equal(expected, seen + string.Concat(rest));
+    }
 }
