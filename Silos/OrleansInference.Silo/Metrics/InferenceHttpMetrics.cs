@@ -3,10 +3,12 @@ using System.Diagnostics.Metrics;
 namespace OrleansInference.Silo.Metrics;
 
 /// <summary>
-/// Request latency and token counts as the API's clients see them, on the meter <c>OrleansInference</c>. Exported by
-/// Prometheus as <c>orleans_inference_time_to_first_token_seconds</c>, <c>..._inter_token_latency_seconds</c>,
+/// Request latency and token counts as the HTTP API's clients see them, on the meter <c>OrleansInference</c>. Exported
+/// by Prometheus as <c>orleans_inference_http_time_to_first_token_seconds</c>, <c>..._http_inter_token_latency_seconds</c>,
 /// <c>..._e2e_request_latency_seconds</c>, <c>..._prompt_tokens_total</c>, <c>..._generation_tokens_total</c> and
-/// <c>..._http_requests_total</c>.
+/// <c>..._http_requests_total</c>. The unprefixed <c>orleans_inference_time_to_first_token_seconds</c> and
+/// <c>..._inter_token_latency_seconds</c> belong to the request grains (measured from the grain); one Prometheus name
+/// must not come from two instruments.
 /// </summary>
 public sealed class InferenceHttpMetrics
 {
@@ -30,9 +32,9 @@ public sealed class InferenceHttpMetrics
     public InferenceHttpMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
-        _timeToFirstToken = meter.CreateHistogram<double>("orleans_inference.time_to_first_token", "s",
+        _timeToFirstToken = meter.CreateHistogram<double>("orleans_inference.http.time_to_first_token", "s",
             "Time from receiving a request to its first output token.", advice: new() { HistogramBucketBoundaries = LatencyBuckets });
-        _interTokenLatency = meter.CreateHistogram<double>("orleans_inference.inter_token_latency", "s",
+        _interTokenLatency = meter.CreateHistogram<double>("orleans_inference.http.inter_token_latency", "s",
             "Time between consecutive output tokens of a request.", advice: new() { HistogramBucketBoundaries = TokenGapBuckets });
         _e2eLatency = meter.CreateHistogram<double>("orleans_inference.e2e_request_latency", "s",
             "Time from receiving a request to its last output token.", advice: new() { HistogramBucketBoundaries = LatencyBuckets });

@@ -23,7 +23,10 @@ public sealed class ObservabilityTests(SiloFixture silo)
         Assert.Equal(HttpStatusCode.OK, completion.StatusCode);
 
         var metrics = await silo.Http.GetStringAsync("/metrics", Ct);
+        // The request grains' TTFT, and the HTTP layer's own (from the request's arrival).
         Assert.Contains("orleans_inference_time_to_first_token_seconds_bucket", metrics);
+        Assert.Contains("orleans_inference_http_time_to_first_token_seconds_bucket", metrics);
+        Assert.Contains("orleans_inference_http_inter_token_latency_seconds_bucket", metrics);
         Assert.Contains("orleans_inference_e2e_request_latency_seconds_count", metrics);
         Assert.Contains("orleans_inference_http_requests_total", metrics);
     }
