@@ -1,0 +1,44 @@
+using Xunit;
+
+namespace OrleansInference.Client.Tests.Cluster;
+
+/// <summary>
+/// docker-compose.yml brought up with podman-compose: each silo container serves a completion on its published port;
+/// one container is killed with SIGKILL and the others keep serving while membership drops it.
+/// </summary>
+[Trait("Category", "Chaos")]
+public sealed class ComposeClusterTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Compose_cluster_serves_on_every_silo_and_survives_a_killed_container()
+    {
+        await using var cluster = await ComposeCluster.StartAsync(Ct);
+        foreach (var silo in cluster.Silos)
+        {
+            await SiloKillTests.AssertServesAsync(silo.HttpAddress, silo.Service);
+        }
+        var survivors = cluster.Silos.Where(s => s.Service != "silo2").ToList();
+        await using var observer = await ClusterObserver.ConnectThroughGatewaysAsync(survivors.Select(s => s.Gateway).ToList(),
+            ComposeCluster.ClusterId, ComposeCluster.ClusterId, Ct);
+        Assert.Equal(3, (await observer.ActiveSilosAsync()).Count);
+
+        await cluster.KillAsync(cluster.Silos[1], Ct);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while ((await observer.ActiveSilosAsync()).Count != 2)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), "the killed container is still listed as active after 15 s");
+            await Task.Delay(200, Ct);
+        }
+        TestContext.Current.SendDiagnosticMessage($"silo2 left membership {clock.Elapsed.TotalSeconds:F1} s after SIGKILL");
+
+        foreach (var silo in survivors)
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                await SiloKillTests.AssertServesAsync(silo.HttpAddress, $"{silo.Service} after silo2 was killed");
+            }
+        }
+    }
+}
