@@ -42,6 +42,12 @@ public sealed class InferenceOptions
     /// <summary>Times a request may move to another worker after its worker failed.</summary>
     public int MaxMigrations { get; set; } = 3;
 
+    /// <summary>
+    /// How long a request waits for a live worker when the conductor knows none (e.g. just reactivated after its silo
+    /// died, before workers re-register) before failing with Unavailable.
+    /// </summary>
+    public TimeSpan PlacementWaitForWorkers { get; set; } = TimeSpan.FromSeconds(3);
+
     /// <summary>How long a finished request keeps its output for callers that re-attach.</summary>
     public TimeSpan FinishedRequestTtl { get; set; } = TimeSpan.FromSeconds(60);
 }

@@ -70,16 +70,34 @@ internal sealed partial class RequestGrain
         _state = any ? stateIfAnyOpen : RequestState.Finished;
     }
 
+    // A conductor reactivated after its silo died knows no workers until they re-register with their next load
+    // report: wait that long for one instead of failing the request.
+    private async Task<PlacementDecision> PlaceAsync(PlacementRequest placement, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + _options.PlacementWaitForWorkers;
+        while (true)
+        {
+            try
+            {
+                return await Conductor.PlaceAsync(placement);
+            }
+            catch (InferenceException e) when (e.Code == InferenceErrorCode.Unavailable && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
+            }
+        }
+    }
+
     private async Task RunJobAsync(JobSpec spec, IReadOnlyList<string> excluded, CancellationToken ct)
     {
         var request = _request!;
-        var decision = await Conductor.PlaceAsync(new PlacementRequest
+        var decision = await PlaceAsync(new PlacementRequest
         {
             RequestId = spec.JobId,
             PromptTokens = request.PromptTokenIds.Length + spec.Resume.Count,
             BlockHashes = request.BlockHashes,
             ExcludeWorkers = excluded,
-        });
+        }, ct);
         _workerId = decision.WorkerId;
         if (_state == RequestState.Queued) _state = RequestState.Prefilling;
         var job = new WorkerJob

@@ -107,8 +107,14 @@ public sealed class RequestPathTests(InferenceClusterFixture fixture) : IClassFi
                 }
             }
         });
-        await fixture.WaitForIdleWorkersAsync(TimeSpan.FromSeconds(10));
+        // The cancellation reaches the grain asynchronously (a cancel message after the enumerator's last call).
         var status = await grain.GetStatusAsync();
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); status.State != RequestState.Cancelled && DateTime.UtcNow < deadline;)
+        {
+            await Task.Delay(20, Ct);
+            status = await grain.GetStatusAsync();
+        }
+        await fixture.WaitForIdleWorkersAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(RequestState.Cancelled, status.State);
         Assert.InRange(status.DeliveredTokens[0], 3, 1499);
         Assert.All(await fixture.Conductor.GetWorkersAsync(), w => Assert.Equal(0, w.InFlight));

@@ -12,7 +12,8 @@ public sealed class ErrorResponseTests(SiloFixture silo)
     private async Task<JsonElement> ExpectErrorAsync(string path, string body, HttpStatusCode status,
         IEnumerable<KeyValuePair<string, string>>? headers = null)
     {
-        using var response = await Json.PostAsync(silo.Http, path, body, Ct, headers: headers);
+        // Error responses may leave a request body unread, after which Kestrel closes the connection: never reuse it.
+        using var response = await Json.PostAsync(silo.Http, path, body, Ct, headers: [.. headers ?? [], new("Connection", "close")]);
         Assert.Equal(status, response.StatusCode);
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
         var error = (await Json.ReadAsync(response, Ct)).GetProperty("error");
