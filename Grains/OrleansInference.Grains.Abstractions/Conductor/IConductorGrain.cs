@@ -44,8 +44,11 @@ public interface IConductorGrain : IGrainWithStringKey
     /// <summary>Removes a worker (silo death, shutdown).</summary>
     Task UnregisterWorkerAsync(string workerId);
 
-    /// <summary>Updates a worker's load.</summary>
-    Task ReportLoadAsync(WorkerLoad load);
+    /// <summary>
+    /// Updates a worker's load. Returns false when the conductor does not know the worker (e.g. after the conductor was
+    /// reactivated): the worker then registers again.
+    /// </summary>
+    Task<bool> ReportLoadAsync(WorkerLoad load);
 
     /// <summary>Chooses a worker. Throws <see cref="InferenceException"/> (Unavailable) when none is live.</summary>
     Task<PlacementDecision> PlaceAsync(PlacementRequest request);

@@ -1,13 +1,21 @@
 namespace OrleansInference.Grains;
 
-/// <summary>A worker's KV events as carried to the index.</summary>
+/// <summary>
+/// A worker's KV events as carried to the index: the net effect of the engine's event batches
+/// <see cref="FirstSequence"/>..<see cref="Sequence"/> (a clear first, then per hash its last operation), restricted to
+/// the receiving shard.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record KvEventBatchDto(
     [property: Id(0)] string WorkerId,
     [property: Id(1)] long Sequence,
     [property: Id(2)] IReadOnlyList<ulong> Stored,
     [property: Id(3)] IReadOnlyList<ulong> Removed,
-    [property: Id(4)] bool Cleared);
+    [property: Id(4)] bool Cleared)
+{
+    /// <summary>First engine sequence number covered; 0 means the batch covers <see cref="Sequence"/> only.</summary>
+    [Id(5)] public long FirstSequence { get; init; }
+}
 
 /// <summary>
 /// One shard of the cluster-wide index of which worker holds which KV block, keyed by model and shard number
@@ -15,7 +23,11 @@ public sealed record KvEventBatchDto(
 /// </summary>
 public interface IKvIndexGrain : IGrainWithStringKey
 {
-    /// <summary>Applies the part of a worker's event batch that falls in this shard.</summary>
+    /// <summary>
+    /// Applies the part of a worker's event batch that falls in this shard. When the batch does not continue the last
+    /// one seen from that worker (a gap, or a worker this shard does not know), the shard first pulls the worker's
+    /// snapshot (<see cref="IWorkerGrain.GetKvSnapshotAsync"/>) and resets that worker's entries.
+    /// </summary>
     Task ApplyAsync(KvEventBatchDto batch);
 
     /// <summary>Replaces a worker's entries in this shard with a snapshot.</summary>

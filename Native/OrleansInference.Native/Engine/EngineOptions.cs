@@ -27,7 +27,7 @@ public sealed class EngineOptions
     /// <summary>Maximum tokens computed per step (prefill chunks plus decodes).</summary>
     public int MaxBatchTokens { get; set; } = 512;
 
-    /// <summary>Maximum sequences running at once.</summary>
+    /// <summary>Maximum sequences running at once (capped at <see cref="MaxBatchTokens"/>, so each can decode every step).</summary>
     public int MaxRunningSequences { get; set; } = 64;
 
     /// <summary>Maximum waiting requests; more are refused with <see cref="EngineErrorKind.Overloaded"/>.</summary>

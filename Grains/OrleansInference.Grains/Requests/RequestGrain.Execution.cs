@@ -1,0 +1,211 @@
+using OrleansInference.Grains.Workers;
+
+namespace OrleansInference.Grains.Requests;
+
+/// <summary>Running a request: placement, the worker's stream, failover.</summary>
+internal sealed partial class RequestGrain
+{
+    /// <summary>One worker job: samples FirstSample..FirstSample+Samples-1, resuming after <see cref="Resume"/>.</summary>
+    private sealed record JobSpec(string JobId, int FirstSample, int Samples, IReadOnlyList<int> Resume);
+
+    private IConductorGrain Conductor => GrainFactory.GetGrain<IConductorGrain>(_request!.Model);
+
+    private async Task ExecuteAsync()
+    {
+        var request = _request!;
+        var ct = _cancel.Token;
+        try
+        {
+            await RunJobAsync(new JobSpec(request.RequestId, 0, request.Sampling.N, []), [], ct);
+            if (ct.IsCancellationRequested)
+            {
+                EndSamples(InferenceFinishReason.Cancelled, null, RequestState.Cancelled);
+            }
+            else
+            {
+                EndSamples(InferenceFinishReason.Error, "The worker's stream ended before the sample finished.", RequestState.Failed);
+            }
+            _log!.Complete();
+        }
+        catch (Exception) when (ct.IsCancellationRequested)
+        {
+            EndSamples(InferenceFinishReason.Cancelled, null, RequestState.Cancelled);
+            _log!.Complete();
+        }
+        catch (Exception ex)
+        {
+            Log.Failed(_logger, ex, RequestId);
+            _error = ex.Message;
+            if (_delivered.All(d => d.Count == 0) && _finishedCount == 0)
+            {
+                // Nothing reached the caller: fail the call itself so it maps to a status code.
+                _state = RequestState.Failed;
+                _log!.Complete(ex as InferenceException ?? new InferenceException(InferenceErrorCode.Internal, ex.Message));
+            }
+            else
+            {
+                EndSamples(InferenceFinishReason.Error, ex.Message, RequestState.Failed);
+                _log!.Complete();
+            }
+        }
+        Log.Ended(_logger, RequestId, _state.ToString());
+        ScheduleExpiry(_options.FinishedRequestTtl);
+    }
+
+    /// <summary>
+    /// Closes unfinished samples with <paramref name="reason"/>; the request ends in <paramref name="stateIfAnyOpen"/>
+    /// if there were any, else Finished.
+    /// </summary>
+    private void EndSamples(InferenceFinishReason reason, string? error, RequestState stateIfAnyOpen)
+    {
+        var any = false;
+        for (var i = 0; i < _finished.Length; i++)
+        {
+            if (!_finished[i])
+            {
+                any = true;
+                Deliver(new TokenChunk { RequestId = RequestId, Index = i, Offset = _delivered[i].Count, FinishReason = reason, Error = error, WorkerId = _workerId });
+            }
+        }
+        _state = any ? stateIfAnyOpen : RequestState.Finished;
+    }
+
+    // A conductor reactivated after its silo died knows no workers until they re-register with their next load
+    // report: wait that long for one instead of failing the request.
+    private async Task<PlacementDecision> PlaceAsync(PlacementRequest placement, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + _options.PlacementWaitForWorkers;
+        while (true)
+        {
+            try
+            {
+                return await Conductor.PlaceAsync(placement);
+            }
+            catch (InferenceException e) when (e.Code == InferenceErrorCode.Unavailable && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
+            }
+        }
+    }
+
+    private async Task RunJobAsync(JobSpec spec, IReadOnlyList<string> excluded, CancellationToken ct)
+    {
+        var request = _request!;
+        var decision = await PlaceAsync(new PlacementRequest
+        {
+            RequestId = spec.JobId,
+            PromptTokens = request.PromptTokenIds.Length + spec.Resume.Count,
+            BlockHashes = request.BlockHashes,
+            ExcludeWorkers = excluded,
+        }, ct);
+        _workerId = decision.WorkerId;
+        if (_state == RequestState.Queued) _state = RequestState.Prefilling;
+        var job = new WorkerJob
+        {
+            RequestId = spec.JobId,
+            PromptTokenIds = request.PromptTokenIds,
+            Sampling = request.Sampling with { N = spec.Samples },
+            Priority = request.Priority,
+            ResumeOutputTokenIds = spec.Resume,
+            FirstSampleIndex = spec.FirstSample,
+            CacheSalt = request.CacheSalt,
+        };
+        Exception? failure = null;
+        _activeJobs[spec.JobId] = decision.WorkerId;
+        try
+        {
+            await foreach (var chunk in GrainFactory.GetGrain<IWorkerGrain>(decision.WorkerId).RunAsync(job, ct))
+            {
+                Deliver(chunk);
+            }
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested && _migration.ShouldMigrate(ex, _migrations))
+        {
+            failure = ex;
+        }
+        finally
+        {
+            _activeJobs.Remove(spec.JobId);
+            // Awaited so the conductor's in-flight count is right before this request's caller sees the end.
+            await CompleteJobAsync(decision.WorkerId, spec.JobId);
+        }
+        if (failure is null)
+        {
+            return;
+        }
+
+        _migrations++;
+        _metrics.CountMigration(request.Model);
+        Log.Migrating(_logger, failure, RequestId, decision.WorkerId, _migrations);
+        var stillExcluded = excluded.Append(decision.WorkerId).ToArray();
+        var resumed = new List<Task>();
+        for (var i = spec.FirstSample; i < spec.FirstSample + spec.Samples; i++)
+        {
+            if (!_finished[i])
+            {
+                var id = $"{request.RequestId}/{i}/m{_migrations}";
+                resumed.Add(RunJobAsync(new JobSpec(id, i, 1, _delivered[i].ToArray()), stillExcluded, ct));
+            }
+        }
+        await Task.WhenAll(resumed);
+    }
+
+    private async Task CompleteJobAsync(string workerId, string jobId)
+    {
+        try
+        {
+            await Conductor.CompleteAsync(workerId, jobId);
+        }
+        catch (Exception ex)
+        {
+            // Only in-flight accounting suffers; the conductor expires stale entries.
+            Log.AbortFailed(_logger, ex, RequestId);
+        }
+    }
+
+    /// <summary>Records a chunk from a worker (dropping tokens already delivered) and hands it to the readers.</summary>
+    private void Deliver(TokenChunk chunk)
+    {
+        var i = chunk.Index;
+        if (i < 0 || i >= _delivered.Length || _finished[i])
+        {
+            return;
+        }
+        if (ChunkLog.Skip(chunk, _delivered[i].Count) is not { } fresh)
+        {
+            return;
+        }
+        var now = _time.GetTimestamp();
+        if (fresh.TokenIds.Count > 0)
+        {
+            if (_ttftMs < 0)
+            {
+                var ttft = _time.GetElapsedTime(_startedAt, now);
+                _ttftMs = ttft.TotalMilliseconds;
+                _metrics.RecordTimeToFirstToken(_request!.Model, ttft);
+                _state = RequestState.Decoding;
+            }
+            else if (_lastTokenAt[i] != 0)
+            {
+                _metrics.RecordInterTokenLatency(_request!.Model, _time.GetElapsedTime(_lastTokenAt[i], now).TotalSeconds / fresh.TokenIds.Count);
+            }
+            _lastTokenAt[i] = now;
+            _delivered[i].AddRange(fresh.TokenIds);
+        }
+        if (chunk.Usage is { } workerUsage && _cachedPromptTokens < 0)
+        {
+            _cachedPromptTokens = workerUsage.CachedPromptTokens;
+        }
+        UsageInfo? usage = null;
+        if (fresh.FinishReason is not null)
+        {
+            _finished[i] = true;
+            if (++_finishedCount == _finished.Length)
+            {
+                usage = new UsageInfo(_request!.PromptTokenIds.Length, _delivered.Sum(d => d.Count), Math.Max(0, _cachedPromptTokens),
+                    Math.Max(0, _ttftMs), _migrations);
+            }
+        }
+        _log!.Append(fresh with { RequestId = RequestId, Usage = usage });
+    }
+}

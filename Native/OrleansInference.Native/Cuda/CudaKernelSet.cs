@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using OrleansInference.Native.Interop;
+using OrleansInference.Native.Models;
+
+namespace OrleansInference.Native.Cuda;
+
+/// <summary>
+/// The model's kernels: every embedded <c>Cuda/Kernels/*.cu</c> (Common.cu first) compiled as one NVRTC program for
+/// the device's architecture, with the model's head width, GQA group, KV heads and block size as compile-time
+/// constants, cached on disk by <see cref="KernelCompiler"/>.
+/// </summary>
+internal sealed class CudaKernelSet : IDisposable
+{
+    private const string ResourcePrefix = "OrleansInference.Native.Cuda.Kernels.";
+    private readonly CudaModule _module;
+
+    public CudaKernelSet(CudaContext context, KernelCompiler compiler, ModelConfig config, int blockSize)
+    {
+        var options = new[]
+        {
+            "-DHEAD_DIM=" + config.HeadDim.ToString(CultureInfo.InvariantCulture),
+            "-DGQA_GROUP=" + config.GroupSize.ToString(CultureInfo.InvariantCulture),
+            "-DKV_HEADS=" + config.NumKvHeads.ToString(CultureInfo.InvariantCulture),
+            "-DKV_BLOCK_SIZE=" + blockSize.ToString(CultureInfo.InvariantCulture),
+        };
+        var image = compiler.Compile(Source(), "orleans_inference_kernels", context.Architecture, options);
+        WasCached = compiler.LastWasCached;
+        _module = context.LoadModule(image);
+        EmbeddingGather = _module.GetFunction("embedding_gather");
+        RmsNorm = _module.GetFunction("rms_norm");
+        RopeStoreKv = _module.GetFunction("rope_store_kv");
+        DecodeAttention = _module.GetFunction("paged_decode_attention");
+        DecodeMerge = _module.GetFunction("decode_merge");
+        DecodeAttentionV2 = _module.GetFunction("paged_decode_attention_v2");
+        PrefillAttention = _module.GetFunction("paged_prefill_attention");
+        SwiGlu = _module.GetFunction("swiglu");
+        Argmax = _module.GetFunction("argmax_rows_split");
+        FillRandom = _module.GetFunction("fill_random_bf16");
+        Gemv = _module.GetFunction("gemv_bf16");
+        PrefillAttentionV2 = _module.GetFunction("paged_prefill_attention_v2");
+        PrefillAttentionV2SharedBytes = 2 * 2 * 64 * (config.HeadDim + 8) * 2;
+        if (PrefillAttentionV2SharedBytes > 48 * 1024)
+        {
+            context.SetMaxDynamicSharedMemory(PrefillAttentionV2, PrefillAttentionV2SharedBytes);
+        }
+    }
+
+    /// <summary>Whether the module came from the disk cache.</summary>
+    public bool WasCached { get; }
+
+    public CudaFunction EmbeddingGather { get; }
+
+    public CudaFunction RmsNorm { get; }
+
+    public CudaFunction RopeStoreKv { get; }
+
+    public CudaFunction DecodeAttention { get; }
+
+    public CudaFunction DecodeMerge { get; }
+
+    /// <summary>Decode attention with the split's block table staged in shared memory and more keys in flight.</summary>
+    public CudaFunction DecodeAttentionV2 { get; }
+
+    public CudaFunction PrefillAttention { get; }
+
+    public CudaFunction SwiGlu { get; }
+
+    public CudaFunction Argmax { get; }
+
+    public CudaFunction FillRandom { get; }
+
+    public CudaFunction Gemv { get; }
+
+    /// <summary>The pipelined prefill attention (cp.async + ldmatrix); takes <see cref="PrefillAttentionV2SharedBytes"/> of dynamic shared memory.</summary>
+    public CudaFunction PrefillAttentionV2 { get; }
+
+    public int PrefillAttentionV2SharedBytes { get; }
+
+    /// <summary>The program text: Common.cu, then the other kernel files by name.</summary>
+    public static string Source()
+    {
+        var assembly = typeof(CudaKernelSet).Assembly;
+        var names = assembly.GetManifestResourceNames()
+            .Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal) && n.EndsWith(".cu", StringComparison.Ordinal))
+            .OrderBy(n => n.EndsWith(".Common.cu", StringComparison.Ordinal) ? 0 : 1)
+            .ThenBy(n => n, StringComparer.Ordinal)
+            .ToList();
+        if (names.Count == 0)
+        {
+            throw new CudaException("The CUDA kernel sources are not embedded in the assembly.");
+        }
+
+        var text = new StringBuilder();
+        foreach (var name in names)
+        {
+            using var stream = assembly.GetManifestResourceStream(name)!;
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            text.Append("// ---- ").Append(name[ResourcePrefix.Length..]).Append('\n').Append(reader.ReadToEnd()).Append('\n');
+        }
+
+        return text.ToString();
+    }
+
+    public void Dispose() => _module.Dispose();
+}

@@ -1,0 +1,116 @@
+// Y[m, n] = Σ_k X[m, k] · W[n, k] for a few rows m (decode): a matrix-vector product that streams W once at close
+// to memory bandwidth. One warp (or `splits` warps, for short wide products) per output column n; each lane loads 16 bytes of W's row per step with
+// GEMV_UNROLL steps in flight (loads that skip L1, so X's rows, read by every warp, stay there). mode 0 writes bf16
+// Y, 1 writes fp32 Y, 2 adds into fp32 Y (the residual stream). block: 32 * GEMV_WARPS.
+#define GEMV_WARPS 8
+#define GEMV_UNROLL 8
+#define GEMV_MAX_M 8
+
+__device__ __forceinline__ uint4 load_stream(const uint4* p)
+{
+    uint4 r;
+    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+    return r;
+}
+
+__device__ __forceinline__ float dot8(uint4 w, uint4 x)
+{
+    float s = bf_lo(w.x) * bf_lo(x.x);
+    s += bf_hi(w.x) * bf_hi(x.x);
+    s += bf_lo(w.y) * bf_lo(x.y);
+    s += bf_hi(w.y) * bf_hi(x.y);
+    s += bf_lo(w.z) * bf_lo(x.z);
+    s += bf_hi(w.z) * bf_hi(x.z);
+    s += bf_lo(w.w) * bf_lo(x.w);
+    s += bf_hi(w.w) * bf_hi(x.w);
+    return s;
+}
+
+template <int M>
+__device__ __forceinline__ void gemv_rows(const bf16* __restrict__ W, const bf16* __restrict__ X, int N, int K, void* __restrict__ Y, int mode, int splits)
+{
+    __shared__ float partial[GEMV_WARPS][GEMV_MAX_M];
+    int warpInBlock = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int n = blockIdx.x * (GEMV_WARPS / splits) + warpInBlock / splits;
+    int split = warpInBlock % splits;
+    bool active = n < N;
+    const uint4* w = (const uint4*)(W + (long long)(active ? n : 0) * K);
+    const uint4* x = (const uint4*)X;
+    int chunks = K >> 3;
+    int per = (chunks + splits - 1) / splits;
+    int c0 = split * per, c1 = min(chunks, c0 + per);
+    float acc[M];
+#pragma unroll
+    for (int m = 0; m < M; m++) acc[m] = 0.0f;
+    if (active)
+    {
+        int c = c0 + lane;
+        for (; c + 32 * (GEMV_UNROLL - 1) < c1; c += 32 * GEMV_UNROLL)
+        {
+            uint4 wv[GEMV_UNROLL];
+#pragma unroll
+            for (int u = 0; u < GEMV_UNROLL; u++) wv[u] = load_stream(w + c + 32 * u);
+#pragma unroll
+            for (int u = 0; u < GEMV_UNROLL; u++)
+            {
+#pragma unroll
+                for (int m = 0; m < M; m++) acc[m] += dot8(wv[u], x[m * chunks + c + 32 * u]);
+            }
+        }
+        for (; c < c1; c += 32)
+        {
+            uint4 wv = load_stream(w + c);
+#pragma unroll
+            for (int m = 0; m < M; m++) acc[m] += dot8(wv, x[m * chunks + c]);
+        }
+    }
+#pragma unroll
+    for (int m = 0; m < M; m++) acc[m] = warp_sum(acc[m]);
+    if (splits > 1)
+    {
+        // The row's warps (consecutive in the block) add their parts through shared memory.
+        if (lane == 0)
+        {
+#pragma unroll
+            for (int m = 0; m < M; m++) partial[warpInBlock][m] = acc[m];
+        }
+        __syncthreads();
+        if (split != 0) return;
+#pragma unroll
+        for (int m = 0; m < M; m++)
+        {
+            float t = 0.0f;
+            for (int q = 0; q < splits; q++) t += partial[warpInBlock + q][m];
+            acc[m] = t;
+        }
+    }
+    if (active && lane == 0)
+    {
+#pragma unroll
+        for (int m = 0; m < M; m++)
+        {
+            long long i = (long long)m * N + n;
+            if (mode == 0) ((bf16*)Y)[i] = f2bf(acc[m]);
+            else if (mode == 1) ((float*)Y)[i] = acc[m];
+            else ((float*)Y)[i] += acc[m];
+        }
+    }
+}
+
+// splits: warps sharing one output column (1, 2, 4 or 8), each summing a slice of K; grid: ceil(N / (GEMV_WARPS / splits)).
+extern "C" __global__ void __launch_bounds__(32 * GEMV_WARPS, 3) gemv_bf16(const bf16* __restrict__ W, const bf16* __restrict__ X,
+                                                                        int M, int N, int K, void* __restrict__ Y, int mode, int splits)
+{
+    pdl_enter();
+    switch (M)
+    {
+    case 1: gemv_rows<1>(W, X, N, K, Y, mode, splits); break;
+    case 2: gemv_rows<2>(W, X, N, K, Y, mode, splits); break;
+    case 3: gemv_rows<3>(W, X, N, K, Y, mode, splits); break;
+    case 4: gemv_rows<4>(W, X, N, K, Y, mode, splits); break;
+    case 5: gemv_rows<5>(W, X, N, K, Y, mode, splits); break;
+    case 6: gemv_rows<6>(W, X, N, K, Y, mode, splits); break;
+    case 7: gemv_rows<7>(W, X, N, K, Y, mode, splits); break;
+    default: gemv_rows<8>(W, X, N, K, Y, mode, splits); break;
+    }
+}

@@ -1,0 +1,249 @@
+// The prefill attention of PrefillAttention.cu, pipelined: K/V tiles stream into shared memory with cp.async
+// (two stages, the next tile loading while this one is used; keys past the end are zero-filled), both kept
+// row-major, and the MMA operands come from ldmatrix (V through its transposing form) instead of scalar loads.
+// Dynamic shared memory: 2 stages x (K + V) x 64 rows x (HEAD_DIM + 8) bf16 (plus 4 KB of static table).
+
+__device__ __forceinline__ u32 smem_addr(const void* p)
+{
+    u64 a;
+    asm("cvta.to.shared.u64 %0, %1;" : "=l"(a) : "l"(p));
+    return (u32)a;
+}
+
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(smem_addr(dst)), "l"(src), "r"(valid ? 16 : 0));
+}
+
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
+
+__device__ __forceinline__ void cp_async_wait1() { asm volatile("cp.async.wait_group 1;"); }
+
+__device__ __forceinline__ void ldsm_x4(u32& r0, u32& r1, u32& r2, u32& r3, const void* p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(smem_addr(p)));
+}
+
+__device__ __forceinline__ void ldsm_x2(u32& r0, u32& r1, const void* p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];" : "=r"(r0), "=r"(r1) : "r"(smem_addr(p)));
+}
+
+__device__ __forceinline__ void ldsm_x4_t(u32& r0, u32& r1, u32& r2, u32& r3, const void* p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(smem_addr(p)));
+}
+
+#define PF2_STAGE_ELEMS (2 * PF_KT * KS_STRIDE)
+
+__device__ __forceinline__ float fast_exp2(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+// Online softmax of one 16x64 score tile (raw q.k, scaled inside the exponent with one FFMA) and O += P.V.
+// m0/m1 are the running row maxima in raw units; MASK applies the causal and row-validity mask.
+template <bool MASK>
+__device__ __forceinline__ void pf2_softmax_pv(float (&s)[PF_KT / 8][4], float (&o)[HEAD_DIM / 8][4], float& m0, float& m1,
+                                               float& l0, float& l1, int kt0, int tig, bool v0, bool v1, int p0, int p1,
+                                               float scaleLog2, const bf16* Vs, int lane)
+{
+    const int D = HEAD_DIM;
+    float mx0 = NEG_INF, mx1 = NEG_INF;
+#pragma unroll
+    for (int nt = 0; nt < PF_KT / 8; nt++)
+    {
+#pragma unroll
+        for (int e = 0; e < 2; e++)
+        {
+            if (MASK)
+            {
+                int j = kt0 + nt * 8 + tig * 2 + e;
+                if (!(v0 && j <= p0)) s[nt][e] = NEG_INF;
+                if (!(v1 && j <= p1)) s[nt][2 + e] = NEG_INF;
+            }
+            mx0 = fmaxf(mx0, s[nt][e]);
+            mx1 = fmaxf(mx1, s[nt][2 + e]);
+        }
+    }
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+    float ref0 = mn0 == NEG_INF ? 0.0f : mn0 * scaleLog2, ref1 = mn1 == NEG_INF ? 0.0f : mn1 * scaleLog2;
+    float c0 = fast_exp2(m0 * scaleLog2 - ref0), c1 = fast_exp2(m1 * scaleLog2 - ref1);
+    m0 = mn0;
+    m1 = mn1;
+    l0 *= c0;
+    l1 *= c1;
+#pragma unroll
+    for (int dt = 0; dt < D / 8; dt++)
+    {
+        o[dt][0] *= c0; o[dt][1] *= c0;
+        o[dt][2] *= c1; o[dt][3] *= c1;
+    }
+
+#pragma unroll
+    for (int kk = 0; kk < PF_KT / 16; kk++)
+    {
+        float a00 = fast_exp2(fmaf(s[2 * kk][0], scaleLog2, -ref0)), a01 = fast_exp2(fmaf(s[2 * kk][1], scaleLog2, -ref0));
+        float a10 = fast_exp2(fmaf(s[2 * kk][2], scaleLog2, -ref1)), a11 = fast_exp2(fmaf(s[2 * kk][3], scaleLog2, -ref1));
+        float b00 = fast_exp2(fmaf(s[2 * kk + 1][0], scaleLog2, -ref0)), b01 = fast_exp2(fmaf(s[2 * kk + 1][1], scaleLog2, -ref0));
+        float b10 = fast_exp2(fmaf(s[2 * kk + 1][2], scaleLog2, -ref1)), b11 = fast_exp2(fmaf(s[2 * kk + 1][3], scaleLog2, -ref1));
+        l0 += a00 + a01 + b00 + b01;
+        l1 += a10 + a11 + b10 + b11;
+        u32 pa0 = pack_bf2(a00, a01), pa1 = pack_bf2(a10, a11), pa2 = pack_bf2(b00, b01), pa3 = pack_bf2(b10, b11);
+        const bf16* vrow = Vs + (kk * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * KS_STRIDE + (lane >> 4) * 8;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt += 2)
+        {
+            u32 b0, b1, b2, b3;
+            ldsm_x4_t(b0, b1, b2, b3, vrow + dt * 8);
+            mma_bf16_16816(o[dt], pa0, pa1, pa2, pa3, b0, b1);
+            mma_bf16_16816(o[dt + 1], pa0, pa1, pa2, pa3, b2, b3);
+        }
+    }
+}
+
+// The chunk's block-table entries are staged in shared memory (PF2_TABLE_CAP of them; longer contexts read the
+// rest from global memory), so issuing a tile's copies never waits on a dependent global load.
+#define PF2_TABLE_CAP 1024
+
+__device__ __forceinline__ void pf2_load_tile(bf16* stage, int kt0, int maxPos, const int* table, const int* sTable, const bf16* pool,
+                                              long long blockStride, long long layerOffset, long long planeStride, int g)
+{
+    const int D = HEAD_DIM;
+    bf16* Ks = stage;
+    bf16* Vs = stage + PF_KT * KS_STRIDE;
+    for (int c = threadIdx.x; c < PF_KT * (D / 8); c += blockDim.x)
+    {
+        int kr = c / (D / 8), cc = c - kr * (D / 8);
+        int j = kt0 + kr;
+        bool valid = j <= maxPos;
+        int b = j / KV_BLOCK_SIZE;
+        int block = b < PF2_TABLE_CAP ? sTable[b] : table[b];
+        const bf16* src = valid ? pool + (long long)block * blockStride + layerOffset + ((long long)(j % KV_BLOCK_SIZE) * KV_HEADS + g) * D + cc * 8 : pool;
+        cp_async16(Ks + kr * KS_STRIDE + cc * 8, src, valid);
+        cp_async16(Vs + kr * KS_STRIDE + cc * 8, valid ? src + planeStride : pool, valid);
+    }
+    cp_async_commit();
+}
+
+extern "C" __global__ void __launch_bounds__(128, 4) paged_prefill_attention_v2(
+    const bf16* __restrict__ q, const int* __restrict__ tiles, const int* __restrict__ chunks,
+    const int* __restrict__ blockTables, const int* __restrict__ tableStride,
+    const bf16* __restrict__ pool, long long blockStride, long long layerOffset, long long planeStride,
+    int numHeads, float scaleLog2, bf16* __restrict__ out)
+{
+    pdl_enter();
+    const int D = HEAD_DIM;
+    extern __shared__ __align__(16) unsigned char pf2_smem[];
+    bf16* smem = (bf16*)pf2_smem;
+    __shared__ int sTable[PF2_TABLE_CAP];
+
+    int tile = blockIdx.x, h = blockIdx.y, g = h / GQA_GROUP;
+    int chunk = tiles[2 * tile], q0 = tiles[2 * tile + 1];
+    int tok0 = chunks[4 * chunk], startPos = chunks[4 * chunk + 1], len = chunks[4 * chunk + 2];
+    const int* table = blockTables + (long long)chunks[4 * chunk + 3] * tableStride[0];
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, gid = lane >> 2, tig = lane & 3;
+    int r0 = q0 + warp * 16 + gid, r1 = r0 + 8;
+    bool v0 = r0 < len, v1 = r1 < len;
+    int p0 = startPos + r0, p1 = startPos + r1;
+    int maxPos = startPos + min(q0 + PF_QT, len) - 1;
+    int warpMaxPos = startPos + min(q0 + warp * 16 + 15, len - 1);
+    int numTiles = maxPos / PF_KT + 1;
+    for (int b = threadIdx.x; b <= min(maxPos / KV_BLOCK_SIZE, PF2_TABLE_CAP - 1); b += blockDim.x) sTable[b] = table[b];
+    __syncthreads();
+
+    pf2_load_tile(smem, 0, maxPos, table, sTable, pool, blockStride, layerOffset, planeStride, g);
+
+    u32 qa[D / 16][4];
+    const bf16* q0p = q + ((long long)(tok0 + r0) * numHeads + h) * D + tig * 2;
+    const bf16* q1p = q + ((long long)(tok0 + r1) * numHeads + h) * D + tig * 2;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++)
+    {
+        qa[kk][0] = v0 ? *(const u32*)(q0p + kk * 16) : 0u;
+        qa[kk][1] = v1 ? *(const u32*)(q1p + kk * 16) : 0u;
+        qa[kk][2] = v0 ? *(const u32*)(q0p + kk * 16 + 8) : 0u;
+        qa[kk][3] = v1 ? *(const u32*)(q1p + kk * 16 + 8) : 0u;
+    }
+
+    float o[D / 8][4];
+#pragma unroll
+    for (int dt = 0; dt < D / 8; dt++) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+    float m0 = NEG_INF, m1 = NEG_INF, l0 = 0.0f, l1 = 0.0f;
+
+    for (int it = 0; it < numTiles; it++)
+    {
+        if (it + 1 < numTiles)
+            pf2_load_tile(smem + ((it + 1) & 1) * PF2_STAGE_ELEMS, (it + 1) * PF_KT, maxPos, table, sTable, pool, blockStride, layerOffset, planeStride, g);
+        else
+            cp_async_commit();
+        cp_async_wait1();
+        __syncthreads();
+
+        int kt0 = it * PF_KT;
+        const bf16* Ks = smem + (it & 1) * PF2_STAGE_ELEMS;
+        const bf16* Vs = Ks + PF_KT * KS_STRIDE;
+        if (kt0 <= warpMaxPos)
+        {
+            float s[PF_KT / 8][4];
+#pragma unroll
+            for (int nt = 0; nt < PF_KT / 8; nt++)
+            {
+                s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+                const bf16* row = Ks + (nt * 8 + (lane & 7)) * KS_STRIDE + (lane >> 3) * 8;
+#pragma unroll
+                for (int kk = 0; kk < D / 16; kk += 2)
+                {
+                    if (kk + 1 < D / 16)
+                    {
+                        u32 b0, b1, b2, b3;
+                        ldsm_x4(b0, b1, b2, b3, row + kk * 16);
+                        mma_bf16_16816(s[nt], qa[kk][0], qa[kk][1], qa[kk][2], qa[kk][3], b0, b1);
+                        mma_bf16_16816(s[nt], qa[kk + 1][0], qa[kk + 1][1], qa[kk + 1][2], qa[kk + 1][3], b2, b3);
+                    }
+                    else
+                    {
+                        u32 b0, b1;
+                        ldsm_x2(b0, b1, Ks + (nt * 8 + (lane & 7)) * KS_STRIDE + ((lane >> 3) & 1) * 8 + kk * 16);
+                        mma_bf16_16816(s[nt], qa[kk][0], qa[kk][1], qa[kk][2], qa[kk][3], b0, b1);
+                    }
+                }
+            }
+
+            // Only tiles reaching past this warp's first query position, or warps with rows past the chunk's
+            // end, need the causal mask.
+            if (kt0 + PF_KT - 1 > startPos + q0 + warp * 16 || q0 + warp * 16 + 15 >= len)
+                pf2_softmax_pv<true>(s, o, m0, m1, l0, l1, kt0, tig, v0, v1, p0, p1, scaleLog2, Vs, lane);
+            else
+                pf2_softmax_pv<false>(s, o, m0, m1, l0, l1, kt0, tig, v0, v1, p0, p1, scaleLog2, Vs, lane);
+        }
+        __syncthreads();
+    }
+
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    if (v0)
+    {
+        bf16* op = out + ((long long)(tok0 + r0) * numHeads + h) * D + tig * 2;
+        float inv = 1.0f / l0;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++) *(u32*)(op + dt * 8) = pack_bf2(o[dt][0] * inv, o[dt][1] * inv);
+    }
+    if (v1)
+    {
+        bf16* op = out + ((long long)(tok0 + r1) * numHeads + h) * D + tig * 2;
+        float inv = 1.0f / l1;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++) *(u32*)(op + dt * 8) = pack_bf2(o[dt][2] * inv, o[dt][3] * inv);
+    }
+}

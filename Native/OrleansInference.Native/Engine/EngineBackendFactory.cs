@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Reflection;
+using Microsoft.Extensions.Logging;
+using OrleansInference.Native.Backends;
+using OrleansInference.Native.Cpu;
+using OrleansInference.Native.Models;
+
+namespace OrleansInference.Native.Engine;
+
+/// <summary>Picks and builds the compute backend named by <see cref="EngineOptions.Device"/>.</summary>
+internal static class EngineBackendFactory
+{
+    private const string CudaBackendType = "OrleansInference.Native.Cuda.CudaBackend";
+
+    public static IComputeBackend Create(LoadedModel model, EngineOptions options, ILoggerFactory loggerFactory)
+    {
+        var device = (options.Device ?? "cpu").Trim().ToLowerInvariant();
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.BlockSize);
+        if (device == "cpu")
+        {
+            return Cpu(model, options);
+        }
+        if (device != "cuda" && !device.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Unknown device '{options.Device}': use cpu, cuda or cuda:N.", nameof(options));
+        }
+        var ordinal = 0;
+        if (device.Length > 5 && !int.TryParse(device.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out ordinal))
+        {
+            throw new ArgumentException($"Bad CUDA device '{options.Device}': use cuda or cuda:N.", nameof(options));
+        }
+        var logger = loggerFactory.CreateLogger<InferenceEngine>();
+        var cuda = TryCuda(model, ordinal, options, out var whyNot);
+        if (cuda is not null)
+        {
+            return cuda;
+        }
+        EngineLog.CudaFallback(logger, options.Device!, whyNot);
+        return Cpu(model, options);
+    }
+
+    /// <summary>Blocks that fit <see cref="EngineOptions.KvCacheMemoryMiB"/> for a model and element size.</summary>
+    public static int BlocksFor(ModelConfig config, EngineOptions options, int elementSize)
+    {
+        if (options.NumBlocks > 0)
+        {
+            return options.NumBlocks;
+        }
+        var blockBytes = 2L * config.NumLayers * options.BlockSize * config.NumKvHeads * config.HeadDim * elementSize;
+        var blocks = (long)options.KvCacheMemoryMiB * (1 << 20) / blockBytes;
+        if (blocks < 1)
+        {
+            throw new ArgumentException($"KvCacheMemoryMiB = {options.KvCacheMemoryMiB} holds no KV block of {blockBytes} bytes.", nameof(options));
+        }
+        return (int)Math.Min(blocks, int.MaxValue);
+    }
+
+    private static CpuBackend Cpu(LoadedModel model, EngineOptions options) =>
+        new(model, BlocksFor(model.Config, options, elementSize: 4), options.BlockSize, options.CpuThreads, options.MaxBatchTokens);
+
+    // The CUDA backend is optional in a build: found by name so the engine works (on the CPU) without it.
+    private static IComputeBackend? TryCuda(LoadedModel model, int ordinal, EngineOptions options, out string whyNot)
+    {
+        var type = typeof(EngineBackendFactory).Assembly.GetType(CudaBackendType);
+        var tryCreate = type?.GetMethod("TryCreate", BindingFlags.Public | BindingFlags.Static,
+            [typeof(LoadedModel), typeof(int), typeof(int), typeof(int), typeof(string).MakeByRefType()]);
+        if (tryCreate is null)
+        {
+            whyNot = "this build has no CUDA backend";
+            return null;
+        }
+        object?[] args = [model, ordinal, BlocksFor(model.Config, options, elementSize: 2), options.BlockSize, null];
+        var backend = tryCreate.Invoke(null, args) as IComputeBackend;
+        whyNot = args[4] as string ?? "unknown reason";
+        return backend;
+    }
+}

@@ -1,0 +1,142 @@
+using OrleansInference.Grains;
+using OrleansInference.Silo.Metrics;
+
+namespace OrleansInference.Silo.Http.Inference;
+
+/// <summary>
+/// One running request as seen by an HTTP handler: its chunks, latency metrics, and cancellation of the request grain
+/// when the client goes away before the end.
+/// </summary>
+internal sealed partial class InferenceCall : IAsyncDisposable
+{
+    private readonly string _model;
+    private readonly IRequestGrain _grain;
+    private readonly IAsyncEnumerator<TokenChunk> _enumerator;
+    private readonly long _started;
+    private readonly InferenceHttpMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _cancelTimeout;
+    private readonly ILogger _logger;
+    private TokenChunk? _first;
+    private bool _hasFirst;
+    private bool _completed;
+    private bool _sawToken;
+    private long _lastTokenAt;
+
+    public InferenceCall(string requestId, string model, IRequestGrain grain, IAsyncEnumerator<TokenChunk> enumerator, long started,
+        InferenceHttpMetrics metrics, TimeProvider time, TimeSpan cancelTimeout, ILogger logger)
+    {
+        RequestId = requestId;
+        _model = model;
+        _grain = grain;
+        _enumerator = enumerator;
+        _started = started;
+        _metrics = metrics;
+        _time = time;
+        _cancelTimeout = cancelTimeout;
+        _logger = logger;
+    }
+
+    public string RequestId { get; }
+
+    internal async Task PrefetchAsync()
+    {
+        _hasFirst = await _enumerator.MoveNextAsync();
+        if (_hasFirst)
+        {
+            _first = _enumerator.Current;
+            Observe(_first);
+        }
+        else
+        {
+            _completed = true;
+        }
+    }
+
+    /// <summary>All chunks, the prefetched one first. Enumerate once.</summary>
+    public async IAsyncEnumerable<TokenChunk> ReadAllAsync()
+    {
+        if (!_hasFirst)
+        {
+            yield break;
+        }
+        yield return _first!;
+        while (await _enumerator.MoveNextAsync())
+        {
+            var chunk = _enumerator.Current;
+            Observe(chunk);
+            yield return chunk;
+        }
+        _completed = true;
+    }
+
+    private void Observe(TokenChunk chunk)
+    {
+        var now = _time.GetTimestamp();
+        if (chunk.TokenIds.Count > 0)
+        {
+            if (!_sawToken)
+            {
+                _sawToken = true;
+                _metrics.TimeToFirstToken(_model, _time.GetElapsedTime(_started, now));
+                if (chunk.TokenIds.Count > 1)
+                {
+                    _metrics.InterTokenLatency(_model, TimeSpan.Zero, chunk.TokenIds.Count - 1);
+                }
+            }
+            else
+            {
+                _metrics.InterTokenLatency(_model, _time.GetElapsedTime(_lastTokenAt, now), chunk.TokenIds.Count);
+            }
+            _lastTokenAt = now;
+        }
+        if (chunk.Usage is { } usage)
+        {
+            _metrics.Finished(_model, _time.GetElapsedTime(_started, now), usage.PromptTokens, usage.CompletionTokens);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _enumerator.DisposeAsync();
+        }
+        catch (Exception ex)
+        {
+            // The call already ended (or failed, which whoever saw it first reported); a failing cleanup must not
+            // turn a response that was fully written into an aborted connection.
+            LogDisposeFailed(_logger, RequestId, ex.GetType().Name);
+        }
+        if (!_completed)
+        {
+            await CancelGrainAsync();
+        }
+    }
+
+    /// <summary>
+    /// Cancelling the enumeration already reaches the grain; this explicit cancel makes sure the engine frees the
+    /// request's blocks even if that message was lost with the connection.
+    /// </summary>
+    private async Task CancelGrainAsync()
+    {
+        try
+        {
+            await _grain.CancelAsync().WaitAsync(_cancelTimeout);
+            LogCancelled(_logger, RequestId);
+        }
+        catch (Exception ex)
+        {
+            LogCancelFailed(_logger, RequestId, ex);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Request {RequestId}: closing the grain stream failed ({Error})")]
+    private static partial void LogDisposeFailed(ILogger logger, string requestId, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Request {RequestId} cancelled: the client went away")]
+    private static partial void LogCancelled(ILogger logger, string requestId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId}: cancelling the request grain failed")]
+    private static partial void LogCancelFailed(ILogger logger, string requestId, Exception exception);
+}

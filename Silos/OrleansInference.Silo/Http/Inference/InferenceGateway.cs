@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Options;
+using OrleansInference.Grains;
+using OrleansInference.Silo.Metrics;
+
+namespace OrleansInference.Silo.Http.Inference;
+
+/// <summary>Starts requests on request grains for the HTTP APIs.</summary>
+internal sealed partial class InferenceGateway(
+    IGrainFactory grains,
+    IOptions<HttpApiOptions> options,
+    InferenceHttpMetrics metrics,
+    TimeProvider time,
+    ILogger<InferenceGateway> logger)
+{
+    /// <summary>
+    /// Starts (or re-attaches to) request <paramref name="requestId"/> and waits for its first chunk, so that a refusal
+    /// (bad input, full queue, no worker) surfaces as an exception before any response byte is written.
+    /// </summary>
+    public async Task<InferenceCall> StartAsync(
+        string requestId, InferenceRequest request, IReadOnlyList<int>? receivedTokens, CancellationToken aborted)
+    {
+        var grain = grains.GetGrain<IRequestGrain>(requestId);
+        var started = time.GetTimestamp();
+        var enumerator = grain.GenerateAsync(request, receivedTokens, aborted).GetAsyncEnumerator(aborted);
+        var call = new InferenceCall(requestId, request.Model, grain, enumerator, started, metrics, time, options.Value.CancelTimeout, logger);
+        try
+        {
+            await call.PrefetchAsync();
+            LogStarted(logger, requestId, request.Model, receivedTokens is not null);
+            return call;
+        }
+        catch
+        {
+            await call.DisposeAsync();
+            throw;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Request {RequestId} for model {Model} started (resumed: {Resumed})")]
+    private static partial void LogStarted(ILogger logger, string requestId, string model, bool resumed);
+}

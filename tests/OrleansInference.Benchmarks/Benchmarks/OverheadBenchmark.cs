@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using OrleansInference.Grains;
+using OrleansInference.Native;
+using OrleansInference.Native.Engine;
+using OrleansInference.Native.Models;
+
+namespace OrleansInference.Benchmarks.Benchmarks;
+
+/// <summary>
+/// What the control plane adds to time to first token: the same requests (distinct 64-token prompts, so neither path
+/// hits a prefix cache; 4 output tokens, greedy), one at a time, through an Orleans client connected over loopback TCP
+/// to a one-silo cluster (client → request grain → conductor → worker grain → engine and back), and on an identical
+/// engine called directly in the same process. Options: <c>--requests</c> (200), <c>--prompt</c> (64),
+/// <c>--json FILE</c>.
+/// </summary>
+internal static class OverheadBenchmark
+{
+    private sealed record PathResult(string Path, int Requests, double TtftP50Ms, double TtftP90Ms, double TtftP99Ms, double MeanMs);
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var a = new BenchmarkArgs(args);
+        var requests = a.Int("requests", 200);
+        var promptLength = a.Int("prompt", 64);
+        const int warmup = 30;
+        const int maxTokens = 4;
+
+        await using var cluster = await LocalCluster.StartAsync(o =>
+        {
+            o.Model = "builtin";
+            o.WorkersPerSilo = 1;
+            o.Engine.NumBlocks = 1024;
+            o.Engine.CpuThreads = 1;
+        }, 1);
+        using var model = ModelLoader.Load("builtin");
+        await using var engine = InferenceEngine.Create(model, new EngineOptions { NumBlocks = 1024, CpuThreads = 1 });
+
+        var rng = new Random(3);
+        int[] Prompt() => Enumerable.Range(0, promptLength).Select(_ => rng.Next(50_000)).ToArray();
+
+        var direct = new List<double>();
+        var viaOrleans = new List<double>();
+        // Interleaved so both paths see the same machine state (other processes, JIT tiers, GC).
+        for (var i = 0; i < warmup + requests; i++)
+        {
+            var d = await DirectAsync(engine, $"direct-{i}", Prompt(), maxTokens);
+            var o = await ViaOrleansAsync(cluster.Client, $"orleans-{i}", Prompt(), maxTokens);
+            if (i >= warmup)
+            {
+                direct.Add(d);
+                viaOrleans.Add(o);
+            }
+        }
+
+        var results = new[]
+        {
+            new PathResult("engine direct", requests, Stats.Percentile(direct, 50), Stats.Percentile(direct, 90), Stats.Percentile(direct, 99), direct.Average()),
+            new PathResult("orleans client", requests, Stats.Percentile(viaOrleans, 50), Stats.Percentile(viaOrleans, 90), Stats.Percentile(viaOrleans, 99), viaOrleans.Average()),
+        };
+        var addedP50 = results[1].TtftP50Ms - results[0].TtftP50Ms;
+        var addedP99 = results[1].TtftP99Ms - results[0].TtftP99Ms;
+        Console.WriteLine($"Overhead benchmark — TTFT, {requests} requests one at a time ({warmup} warm-up), {promptLength}-token prompts, built-in model on CPU, {Environment.ProcessorCount} cores");
+        Console.WriteLine($"{"path",-15} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"mean ms",8}");
+        foreach (var r in results)
+        {
+            Console.WriteLine($"{r.Path,-15} {r.TtftP50Ms,8:F3} {r.TtftP90Ms,8:F3} {r.TtftP99Ms,8:F3} {r.MeanMs,8:F3}");
+        }
+        Console.WriteLine($"added by the control plane: p50 {addedP50:F3} ms (goal ≤ 1 ms), p99 {addedP99:F3} ms");
+
+        if (a.String("json") is { } path)
+        {
+            var json = new
+            {
+                benchmark = "overhead",
+                machine = new { cores = Environment.ProcessorCount, os = RuntimeInformation.OSDescription, runtime = RuntimeInformation.FrameworkDescription },
+                setup = new { requests, warmup, prompt = promptLength, max_tokens = maxTokens, topology = "one silo + Orleans client over loopback TCP, same process" },
+                paths = results,
+                added_p50_ms = addedP50,
+                added_p99_ms = addedP99,
+            };
+            await File.WriteAllTextAsync(path, JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+        }
+        return 0;
+    }
+
+    private static async Task<double> DirectAsync(IInferenceEngine engine, string id, int[] prompt, int maxTokens)
+    {
+        var sw = Stopwatch.StartNew();
+        double ttft = -1;
+        await foreach (var u in engine.Submit(new GenerationRequest
+        {
+            RequestId = id,
+            PromptTokenIds = prompt,
+            Sampling = new SamplingParams { Temperature = 0, MaxTokens = maxTokens, IgnoreEos = true },
+        }))
+        {
+            if (ttft < 0 && u.TokenIds.Count > 0) ttft = sw.Elapsed.TotalMilliseconds;
+        }
+        return ttft;
+    }
+
+    private static async Task<double> ViaOrleansAsync(IClusterClient client, string id, int[] prompt, int maxTokens)
+    {
+        var request = new InferenceRequest
+        {
+            Model = "builtin",
+            PromptTokenIds = prompt,
+            Sampling = new SamplingOptions { Temperature = 0, MaxTokens = maxTokens, IgnoreEos = true },
+        };
+        var sw = Stopwatch.StartNew();
+        double ttft = -1;
+        await foreach (var c in client.GetGrain<IRequestGrain>(id).GenerateAsync(request))
+        {
+            if (ttft < 0 && c.TokenIds.Count > 0) ttft = sw.Elapsed.TotalMilliseconds;
+        }
+        return ttft;
+    }
+}

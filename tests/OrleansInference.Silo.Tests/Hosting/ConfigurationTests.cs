@@ -1,0 +1,29 @@
+using Microsoft.Extensions.Configuration;
+using OrleansInference.Silo.Hosting;
+
+namespace OrleansInference.Silo.Tests.Hosting;
+
+public sealed class ConfigurationTests
+{
+    [Fact]
+    public void Short_switches_and_full_keys_reach_configuration()
+    {
+        var builder = SiloHost.CreateBuilder(
+            ["--model", "/models/llama", "--device", "cuda:1", "--Orleans:SiloPort", "12345", "--Orleans:Membership:NumMissedProbesLimit", "1"]);
+        var c = builder.Configuration;
+        Assert.Equal("/models/llama", c["Inference:Model"]);
+        Assert.Equal("cuda:1", c["Inference:Engine:Device"]);
+        var orleans = c.GetSection("Orleans").Get<OrleansHostingOptions>()!;
+        Assert.Equal(12345, orleans.SiloPort);
+        Assert.Equal(30000, orleans.GatewayPort);
+        Assert.Equal(1, orleans.Membership.NumMissedProbesLimit);
+        Assert.Null(orleans.Membership.ProbeTimeout);
+    }
+
+    [Fact]
+    public void Default_url_is_localhost_8000_unless_given()
+    {
+        Assert.Equal(SiloHost.DefaultUrl, SiloHost.CreateBuilder([]).WebHost.GetSetting("urls"));
+        Assert.Equal("http://127.0.0.1:9", SiloHost.CreateBuilder(["--urls", "http://127.0.0.1:9"]).WebHost.GetSetting("urls"));
+    }
+}
