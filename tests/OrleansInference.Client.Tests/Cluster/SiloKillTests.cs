@@ -25,14 +25,15 @@ public sealed class SiloKillTests
         {
             await AssertServesAsync(silo.HttpAddress, silo.Name);
         }
-        var options = silos.Silos[0].Options;
-        await using var observer = await ClusterObserver.ConnectThroughRedisAsync(redis.ConnectionString, clusterId, options.ServiceId, Ct);
-        await observer.WaitForActiveSilosAsync(silos.Silos.Select(s => s.SiloEndpoint).ToList(), TimeSpan.FromSeconds(30), Ct);
+        var serviceId = silos.Silos[0].Options.ServiceId;
+        await RedisMembershipTable.WaitForActiveAsync(redis.ConnectionString, serviceId, clusterId,
+            silos.Silos.Select(s => s.SiloEndpoint).ToList(), TimeSpan.FromSeconds(30), Ct);
 
         var victim = silos.Silos[1];
         victim.Kill();
         var survivors = silos.Silos.Where(s => s != victim).ToList();
-        var declaredDeadAfter = await observer.WaitForActiveSilosAsync(survivors.Select(s => s.SiloEndpoint).ToList(), TimeSpan.FromSeconds(15), Ct);
+        var declaredDeadAfter = await RedisMembershipTable.WaitForActiveAsync(redis.ConnectionString, serviceId, clusterId,
+            survivors.Select(s => s.SiloEndpoint).ToList(), TimeSpan.FromSeconds(15), Ct);
         TestContext.Current.SendDiagnosticMessage($"{victim.Name} left membership {declaredDeadAfter.TotalSeconds:F1} s after SIGKILL");
 
         // Several requests per survivor, so that placement has every chance to pick the dead silo's worker.
