@@ -41,8 +41,8 @@ ensure_packages() {
   if ((${#missing[@]})); then
     log "installing ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-      containernetworking-plugins netavark conmon uidmap slirp4netns >/dev/null
+    # With recommends: podman's (netavark, crun/runc, catatonit...) are what makes its networking work.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
 
@@ -152,7 +152,8 @@ publish_silo() {
 
 build_silo_image() {
   log "building $SILO_IMAGE (podman-compose build silo1; silo2 and silo3 share the image)"
-  (cd "$PODMAN_REPO_ROOT" && podman_compose build silo1)
+  (cd "$PODMAN_REPO_ROOT" && podman_compose build silo1) >"$PODMAN_WORK/build-silo.log" 2>&1 \
+    || { tail -n 30 "$PODMAN_WORK/build-silo.log" >&2; return 1; }
   log "built $SILO_IMAGE ($(podman image inspect --format '{{.Size}}' "$SILO_IMAGE" | numfmt --to=iec))"
 }
 
