@@ -5,24 +5,30 @@
 #   2. localhost/orleans-inference/aspnet:10.0       - Debian 12 minbase + the .NET runtime's native dependencies, with
 #      the ASP.NET Core runtime copied from this machine's .NET SDK (stands in for mcr.microsoft.com/dotnet/aspnet:10.0)
 #   3. localhost/orleans-inference/silo:dev          - the silo, published here with `dotnet publish`, on image 2
+#      (or, with --from-source, built by Silos/OrleansInference.Silo/Dockerfile itself in
+#      4. localhost/orleans-inference/sdk:10.0        - image 2 plus this machine's .NET SDK and the silo's NuGet
+#         packages as a folder feed: containers here reach no package registry they trust)
 # Base images are cached: they are made again only when missing or with --rebuild-base. The silo is published and its
 # image built on every run (or skipped with --no-silo).
 #
-# Usage: deploy/podman/build-images.sh [--rebuild-base] [--no-silo] [--app-dir DIR]
+# Usage: deploy/podman/build-images.sh [--rebuild-base] [--no-silo] [--app-dir DIR | --from-source]
 #   --app-dir DIR   put this already built silo output (a folder with OrleansInference.Silo.dll) in the image instead
 #                   of publishing one (the cluster tests pass their own build)
+#   --from-source   build the silo image with the real multi-stage Dockerfile (restore and publish in the container)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
 rebuild_base=0
 build_silo=1
 app_dir=
+from_source=0
 while (($#)); do
   case "$1" in
     --rebuild-base) rebuild_base=1 ;;
     --no-silo) build_silo=0 ;;
+    --from-source) from_source=1 ;;
     --app-dir) app_dir=$(cd "$2" && pwd); shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -157,12 +163,73 @@ build_silo_image() {
   log "built $SILO_IMAGE ($(podman image inspect --format '{{.Size}}' "$SILO_IMAGE" | numfmt --to=iec))"
 }
 
+# The NuGet packages of the silo's projects (from their restore on this machine) as a folder feed: same layout as the
+# global packages folder, which NuGet reads as a local feed.
+stage_nuget_feed() {
+  local feed=$1 project assets=()
+  # Every project the silo image restores: a project without ASP.NET Core needs packages the web project gets from its
+  # shared framework.
+  for project in Native/OrleansInference.Native Grains/OrleansInference.Grains.Abstractions \
+                 Grains/OrleansInference.Grains Silos/OrleansInference.Silo; do
+    local file=$PODMAN_REPO_ROOT/$project/obj/project.assets.json
+    [[ -f "$file" ]] || dotnet restore "$PODMAN_REPO_ROOT/$project/$(basename "$project").csproj" -v:q
+    assets+=("$file")
+  done
+  python3 - "$feed" "${assets[@]}" <<'PY'
+import json, os, shutil, sys
+feed, files = sys.argv[1], sys.argv[2:]
+for file in files:
+    assets = json.load(open(file))
+    folder = next(iter(assets["packageFolders"]))
+    for lib in assets["libraries"].values():
+        if lib.get("type") == "package":
+            shutil.copytree(os.path.join(folder, lib["path"]), os.path.join(feed, lib["path"]), dirs_exist_ok=True)
+PY
+}
+
+build_sdk_image() {
+  local dotnet_root context=$PODMAN_WORK/sdk-context
+  dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
+  log "building $SDK_IMAGE (this machine's SDK from $dotnet_root on $DOTNET_BASE_IMAGE, the silo's packages as a folder feed)"
+  rm -rf "$context"
+  mkdir -p "$context/nuget-feed"
+  # Hard links where the SDK is on the same file system: staging costs no copy.
+  cp -al "$dotnet_root"/{sdk,packs,sdk-manifests,templates} "$context"/ 2>/dev/null \
+    || cp -a "$dotnet_root"/{sdk,packs,sdk-manifests,templates} "$context"/
+  stage_nuget_feed "$context/nuget-feed"
+  cat >"$context/NuGet.Config" <<'XML'
+<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <clear />
+    <add key="local" value="/nuget-feed" />
+  </packageSources>
+</configuration>
+XML
+  podman build --quiet -f "$PODMAN_REPO_ROOT/deploy/podman/sdk.Dockerfile" --build-arg RUNTIME_IMAGE="$DOTNET_BASE_IMAGE" \
+    -t "$SDK_IMAGE" "$context" >/dev/null
+  rm -rf "$context"
+  log "built $SDK_IMAGE ($(podman image inspect --format '{{.Size}}' "$SDK_IMAGE" | numfmt --to=iec))"
+}
+
+# The public Dockerfile, unchanged, with the local base images as its build arguments.
+build_silo_image_from_source() {
+  log "building $SILO_IMAGE with Silos/OrleansInference.Silo/Dockerfile (restore + publish inside the build)"
+  podman build -f "$PODMAN_REPO_ROOT/Silos/OrleansInference.Silo/Dockerfile" --build-arg SDK_IMAGE="$SDK_IMAGE" \
+    --build-arg RUNTIME_IMAGE="$DOTNET_BASE_IMAGE" -t "$SILO_IMAGE" "$PODMAN_REPO_ROOT" >"$PODMAN_WORK/build-silo.log" 2>&1 \
+    || { tail -n 30 "$PODMAN_WORK/build-silo.log" >&2; return 1; }
+  log "built $SILO_IMAGE ($(podman image inspect --format '{{.Size}}' "$SILO_IMAGE" | numfmt --to=iec))"
+}
+
 start=$SECONDS
 ensure_packages
 podman_write_conf
 base_image "$REDIS_BASE_IMAGE" build_redis_base
 base_image "$DOTNET_BASE_IMAGE" build_dotnet_base
-if ((build_silo)); then
+if ((build_silo && from_source)); then
+  base_image "$SDK_IMAGE" build_sdk_image
+  build_silo_image_from_source
+elif ((build_silo)); then
   publish_silo
   build_silo_image
 fi

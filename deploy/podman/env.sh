@@ -8,6 +8,7 @@ PUBLISH_DIR=$PODMAN_REPO_ROOT/artifacts/publish/silo
 REDIS_BASE_IMAGE=localhost/orleans-inference/redis:7-bookworm
 DOTNET_BASE_IMAGE=localhost/orleans-inference/aspnet:10.0
 SILO_IMAGE=localhost/orleans-inference/silo:dev
+SDK_IMAGE=localhost/orleans-inference/sdk:10.0
 
 COMPOSE_PROJECT=${COMPOSE_PROJECT:-orleans-inference}
 COMPOSE_FILES=(-f "$PODMAN_REPO_ROOT/docker-compose.yml" -f "$PODMAN_REPO_ROOT/deploy/podman/compose.override.yml")
