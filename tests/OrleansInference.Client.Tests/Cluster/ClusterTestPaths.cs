@@ -6,7 +6,7 @@ namespace OrleansInference.Client.Tests.Cluster;
 internal static class ClusterTestPaths
 {
     /// <summary>Environment variable naming the silo DLL to start (e.g. a published copy on another machine).</summary>
-    public const string SiloDllVariable = "ORLEANSINFERENCE_SILO_DLL";
+    public const string SiloDllVariable = "ORLEANS_INFERENCE_SILO_DLL";
 
     private const string SiloAssembly = "OrleansInference.Silo.dll";
 

@@ -218,7 +218,7 @@ public sealed partial class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>Set to 1 to keep silo logs after the test (their paths are in the test output).</summary>
-    public const string KeepLogsVariable = "ORLEANSINFERENCE_KEEP_SILO_LOGS";
+    public const string KeepLogsVariable = "ORLEANS_INFERENCE_KEEP_SILO_LOGS";
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int SendSignal(int pid, int signal);
