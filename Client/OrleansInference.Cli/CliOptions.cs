@@ -13,11 +13,25 @@ internal static class CliOptions
         Required = true,
     };
 
-    public static Option<string> Device() => new("--device")
+    public static Option<string> Device()
     {
-        Description = "cpu, cuda or cuda:N (CUDA falls back to the CPU when unavailable).",
-        DefaultValueFactory = _ => "cpu",
-    };
+        var option = new Option<string>("--device")
+        {
+            Description = "cpu, cuda or cuda:N (CUDA falls back to the CPU when unavailable).",
+            DefaultValueFactory = _ => "cpu",
+        };
+        option.Validators.Add(r =>
+        {
+            var d = r.GetValueOrDefault<string>()?.Trim().ToLowerInvariant();
+            var ok = d is "cpu" or "cuda"
+                || (d is not null && d.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(d.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out _));
+            if (!ok)
+            {
+                r.AddError($"Unknown device '{d}': use cpu, cuda or cuda:N.");
+            }
+        });
+        return option;
+    }
 
     /// <summary>A comma-separated list of token ids, e.g. <c>1,2,3</c>.</summary>
     public static Option<int[]> TokenIds(string name, string description) => new(name)

@@ -1,8 +1,8 @@
 using System.Globalization;
-using System.Reflection;
 using Microsoft.Extensions.Logging;
 using OrleansInference.Native.Backends;
 using OrleansInference.Native.Cpu;
+using OrleansInference.Native.Cuda;
 using OrleansInference.Native.Models;
 
 namespace OrleansInference.Native.Engine;
@@ -10,8 +10,6 @@ namespace OrleansInference.Native.Engine;
 /// <summary>Picks and builds the compute backend named by <see cref="EngineOptions.Device"/>.</summary>
 internal static class EngineBackendFactory
 {
-    private const string CudaBackendType = "OrleansInference.Native.Cuda.CudaBackend";
-
     public static IComputeBackend Create(LoadedModel model, EngineOptions options, ILoggerFactory loggerFactory)
     {
         var device = (options.Device ?? "cpu").Trim().ToLowerInvariant();
@@ -58,20 +56,11 @@ internal static class EngineBackendFactory
     private static CpuBackend Cpu(LoadedModel model, EngineOptions options) =>
         new(model, BlocksFor(model.Config, options, elementSize: 4), options.BlockSize, options.CpuThreads, options.MaxBatchTokens);
 
-    // The CUDA backend is optional in a build: found by name so the engine works (on the CPU) without it.
+    // CudaBackend.TryCreate answers null (with the reason) when no driver or device is usable.
     private static IComputeBackend? TryCuda(LoadedModel model, int ordinal, EngineOptions options, out string whyNot)
     {
-        var type = typeof(EngineBackendFactory).Assembly.GetType(CudaBackendType);
-        var tryCreate = type?.GetMethod("TryCreate", BindingFlags.Public | BindingFlags.Static,
-            [typeof(LoadedModel), typeof(int), typeof(int), typeof(int), typeof(string).MakeByRefType()]);
-        if (tryCreate is null)
-        {
-            whyNot = "this build has no CUDA backend";
-            return null;
-        }
-        object?[] args = [model, ordinal, BlocksFor(model.Config, options, elementSize: 2), options.BlockSize, null];
-        var backend = tryCreate.Invoke(null, args) as IComputeBackend;
-        whyNot = args[4] as string ?? "unknown reason";
+        var backend = CudaBackend.TryCreate(model, ordinal, BlocksFor(model.Config, options, elementSize: 2), options.BlockSize, out var reason);
+        whyNot = reason ?? "unknown reason";
         return backend;
     }
 }

@@ -13,7 +13,7 @@ internal static partial class EngineLog
     public static partial void Stopped(ILogger logger, int openRequests);
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Warning,
-        Message = "Device {Device} requested, but CUDA is not available in this build or on this machine ({Reason}); falling back to the CPU backend")]
+        Message = "Device {Device} requested, but CUDA is not available ({Reason}); falling back to the CPU backend")]
     public static partial void CudaFallback(ILogger logger, string device, string reason);
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Debug, Message = "Request {RequestId} submitted: {PromptTokens} prompt tokens, {ResumedTokens} resumed, n={N}, max_tokens={MaxTokens}")]
