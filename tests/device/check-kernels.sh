@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Syntax- and type-checks the CUDA kernels (Native/.../Cuda/Kernels/*.cu, Common.cu first, as CudaKernelSet joins them)
+# with clang's CUDA front end, on a machine without a GPU or the CUDA toolkit, before spending device time on them.
+# NVRTC on the device remains the authority (sm_90 features are checked there); this catches typos and type errors.
+# Usage: tests/device/check-kernels.sh [HEAD_DIM GQA_GROUP KV_HEADS KV_BLOCK_SIZE]   (default 64 4 8 16)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+kernels="$here/../../Native/OrleansInference.Native/Cuda/Kernels"
+clang="$(command -v clang-14 || command -v clang || true)"
+[ -n "$clang" ] || { echo "check-kernels: clang not found (apt-get install clang)" >&2; exit 2; }
+src="$(mktemp --suffix=.cu)"; trap 'rm -f "$src"' EXIT
+cat "$kernels/Common.cu" > "$src"
+for f in $(ls "$kernels"/*.cu | LC_ALL=C sort); do [ "$(basename "$f")" = Common.cu ] || cat "$f" >> "$src"; done
+"$clang" -x cuda --cuda-gpu-arch=sm_86 -nocudainc -nocudalib --cuda-device-only -fsyntax-only \
+  -DHEAD_DIM="${1:-64}" -DGQA_GROUP="${2:-4}" -DKV_HEADS="${3:-8}" -DKV_BLOCK_SIZE="${4:-16}" \
+  -include "$here/kernel-check-prelude.h" "$src"
+echo "check-kernels: OK"
