@@ -50,32 +50,7 @@ public sealed partial class InferenceEngine
         {
             throw new InvalidDataException($"KV payload is for model '{p.ModelId}'; this engine serves '{Info.ModelId}'.");
         }
-        if (p.HashVersion != BlockHasher.Version)
-        {
-            throw new InvalidDataException($"KV payload uses block hash version {p.HashVersion}; this engine uses {BlockHasher.Version}.");
-        }
-        if (p.BlockSize != layout.BlockSize)
-        {
-            throw new InvalidDataException($"KV payload has blocks of {p.BlockSize} tokens; this engine uses {layout.BlockSize}.");
-        }
-        if (p.NumLayers != layout.NumLayers || p.NumKvHeads != layout.NumKvHeads || p.HeadDim != layout.HeadDim)
-        {
-            throw new InvalidDataException(
-                $"KV payload shape (layers {p.NumLayers}, KV heads {p.NumKvHeads}, head dim {p.HeadDim}) differs from this engine's " +
-                $"(layers {layout.NumLayers}, KV heads {layout.NumKvHeads}, head dim {layout.HeadDim}).");
-        }
-        foreach (var t in p.TokenIds)
-        {
-            if ((uint)t >= (uint)_vocab)
-            {
-                throw new InvalidDataException($"KV payload token id {t} is outside the vocabulary [0, {_vocab}).");
-            }
-        }
-        var expected = BlockHasher.HashBlocks(p.TokenIds, p.BlockSize, BlockHasher.Root(p.ModelId, p.CacheSalt));
-        if (!expected.AsSpan().SequenceEqual(p.BlockHashes))
-        {
-            throw new InvalidDataException("KV payload block hashes do not match its token ids.");
-        }
+        CheckPrefix(p.HashVersion, p.BlockSize, p.NumLayers, p.NumKvHeads, p.HeadDim, p.TokenIds, p.BlockHashes, p.CacheSalt);
         if (p.ElementType == layout.ElementType)
         {
             return p.BlockData;

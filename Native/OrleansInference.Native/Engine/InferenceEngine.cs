@@ -190,7 +190,7 @@ public sealed partial class InferenceEngine : IInferenceEngine
 
     /// <summary>Checks the pool invariant on the engine thread (tests).</summary>
     internal Task<PoolAccounting> CheckPoolAccountingAsync() =>
-        Run(() => _kv.CheckAccounting(_requests.Values.SelectMany(r => r.Sequences()).Select(s => s.Blocks)), default);
+        Run(() => _kv.CheckAccounting(_requests.Values.SelectMany(r => r.Sequences()).Select(s => s.Blocks).Concat(_transferHolds)), default);
 
     /// <summary>Hashes the prefix cache holds right now, read on the engine thread (tests).</summary>
     internal Task<ulong[]> CachedHashesAsync() => Run(() => _kv.Cache.Hashes.ToArray(), default);

@@ -90,6 +90,10 @@ internal sealed unsafe class CudaDriverApi
     public readonly delegate* unmanaged<CuLaunchConfig*, nint, void**, void**, int> cuLaunchKernelEx;
     public readonly delegate* unmanaged<int> cuProfilerStart;
     public readonly delegate* unmanaged<int> cuProfilerStop;
+    public readonly delegate* unmanaged<nint, int> cuStreamQuery;
+    public readonly delegate* unmanaged<ulong, nint, ulong, nint, nuint, nint, int> cuMemcpyPeerAsync;
+    public readonly delegate* unmanaged<nint, uint, int> cuCtxEnablePeerAccess;
+    public readonly delegate* unmanaged<int*, int, int, int> cuDeviceCanAccessPeer;
 
     private CudaDriverApi(NativeLibraryLoader lib)
     {
@@ -139,6 +143,10 @@ internal sealed unsafe class CudaDriverApi
         cuLaunchKernelEx = (delegate* unmanaged<CuLaunchConfig*, nint, void**, void**, int>)lib.TryGet("cuLaunchKernelEx");
         cuProfilerStart = (delegate* unmanaged<int>)lib.Get("cuProfilerStart");
         cuProfilerStop = (delegate* unmanaged<int>)lib.Get("cuProfilerStop");
+        cuStreamQuery = (delegate* unmanaged<nint, int>)lib.Get("cuStreamQuery");
+        cuMemcpyPeerAsync = (delegate* unmanaged<ulong, nint, ulong, nint, nuint, nint, int>)lib.Get("cuMemcpyPeerAsync");
+        cuCtxEnablePeerAccess = (delegate* unmanaged<nint, uint, int>)lib.Get("cuCtxEnablePeerAccess");
+        cuDeviceCanAccessPeer = (delegate* unmanaged<int*, int, int, int>)lib.Get("cuDeviceCanAccessPeer");
     }
 
     /// <summary>The library file that loaded.</summary>
