@@ -207,6 +207,79 @@ public sealed unsafe class CudaInteropTests(CudaTestDevice device)
     }
 
     [Fact]
+    public void NcclNonBlockingOneRankCommunicatorJoinsSendsToItselfAndAborts()
+    {
+        var ctx = device.Require();
+        var api = NcclApi.Load();
+        var id = NcclCommunicator.NewUniqueId(api);
+        var ct = TestContext.Current.CancellationToken;
+        var comm = NcclCommunicator.CreateNonBlocking(ctx, api, id, rank: 0, ranks: 1, Environment.TickCount64 + 30_000, ct);
+        Assert.True(comm.NonBlocking);
+        Assert.Equal(0, comm.AsyncError());
+        using var stream = ctx.CreateStream();
+        const int n = 1 << 14;
+        var data = Enumerable.Range(0, n).Select(i => (byte)(i * 7)).ToArray();
+        using var a = ctx.Allocate(n);
+        using var b = ctx.Allocate(n);
+        ctx.CopyToDevice(a.Pointer, (ReadOnlySpan<byte>)data, stream);
+        comm.Group([(a.Pointer, n)], [(b.Pointer, n)], peer: 0, stream, Environment.TickCount64 + 30_000, ct);
+        comm.WaitStream(stream, "self send", Environment.TickCount64 + 30_000, ct);
+        var back = new byte[n];
+        ctx.CopyToHost<byte>(back, b.Pointer, stream);
+        stream.Synchronize();
+        Assert.Equal(data, back);
+
+        // A receive nobody sends to never completes: the deadline ends the wait, and aborting frees the stream.
+        var e = Assert.Throws<TimeoutException>(() =>
+        {
+            comm.Group([], [(b.Pointer, n)], peer: 0, stream, Environment.TickCount64 + 5_000, ct);
+            comm.WaitStream(stream, "unmatched receive", Environment.TickCount64 + 500, ct);
+        });
+        Assert.Contains("unmatched receive", e.Message);
+        comm.Dispose(); // ncclCommAbort
+        stream.Synchronize();
+    }
+
+    [Fact]
+    public void KvBlockMoverGathersAndScattersLayersOfListedBlocks()
+    {
+        var ctx = device.Require();
+        using var mover = new OrleansInference.Native.Cuda.KvBlockMover(ctx, new KernelCompiler(NvrtcApi.Load(), device.KernelCache));
+        using var stream = ctx.CreateStream();
+        const int blocks = 6, layers = 3;
+        const long layerBytes = 64, blockBytes = layers * layerBytes;
+        var pool = Enumerable.Range(0, (int)(blocks * blockBytes)).Select(i => (byte)(i % 251)).ToArray();
+        using var dPool = ctx.Allocate(pool.Length);
+        using var dOther = ctx.Allocate(pool.Length);
+        using var staging = ctx.Allocate(2 * 2 * layerBytes);
+        using var ids = ctx.Allocate(8);
+        ctx.CopyToDevice(dPool.Pointer, (ReadOnlySpan<byte>)pool, stream);
+        ctx.Memset(dOther.Pointer, 0, pool.Length, stream);
+        ctx.CopyToDevice(ids.Pointer, (ReadOnlySpan<int>)[4, 1], stream);
+        mover.Gather(dPool.Pointer, staging.Pointer, ids.Pointer, 2, firstLayer: 1, layers: 2, blockBytes, layerBytes, stream);
+        var staged = new byte[4 * layerBytes];
+        ctx.CopyToHost<byte>(staged, staging.Pointer, stream);
+        mover.Scatter(dOther.Pointer, staging.Pointer, ids.Pointer, 2, firstLayer: 1, layers: 2, blockBytes, layerBytes, stream);
+        var other = new byte[pool.Length];
+        ctx.CopyToHost<byte>(other, dOther.Pointer, stream);
+        stream.Synchronize();
+        // Staging is [layer in round][listed block][slice]: (layer 1, block 4), (layer 1, block 1), (layer 2, block 4), (layer 2, block 1).
+        int[][] order = [[1, 4], [1, 1], [2, 4], [2, 1]];
+        for (int s = 0; s < 4; s++)
+        {
+            long at = (order[s][1] * blockBytes) + (order[s][0] * layerBytes);
+            Assert.Equal(pool.AsSpan((int)at, (int)layerBytes).ToArray(), staged.AsSpan((int)(s * layerBytes), (int)layerBytes).ToArray());
+        }
+
+        for (int i = 0; i < pool.Length; i++)
+        {
+            int block = (int)(i / blockBytes), layer = (int)(i % blockBytes / layerBytes);
+            bool moved = (block is 4 or 1) && layer >= 1;
+            Assert.Equal(moved ? pool[i] : (byte)0, other[i]);
+        }
+    }
+
+    [Fact]
     public void NcclRefusesAMalformedUniqueId()
     {
         var e = Assert.Throws<ArgumentException>(() => NcclUniqueId.FromBytes(new byte[12]));
