@@ -5,6 +5,7 @@ var benchmarks = new SortedDictionary<string, Func<string[], Task<int>>>(StringC
 {
     ["engine"] = EngineBenchmark.RunAsync,
     ["gpu"] = a => Task.FromResult(GpuBenchmark.Run(a)),
+    ["kv-transfer"] = KvTransferBenchmark.RunAsync,
     ["routing"] = RoutingBenchmark.RunAsync,
     ["overhead"] = OverheadBenchmark.RunAsync,
 };
