@@ -74,6 +74,14 @@ public sealed class CpuTensorParallelBackend : IComputeBackend
     {
         CheckUsable();
         ArgumentNullException.ThrowIfNull(chunks);
+
+        // Only rank 0 writes logits: its buffer is checked here, so a short one stops every rank, not rank 0 alone.
+        long rows = chunks.Sum(c => c.Logits switch { LogitsMode.Last => 1L, LogitsMode.All => c.Tokens?.Length ?? 0, _ => 0 });
+        if (logits.Length < rows * Model.VocabSize)
+        {
+            throw new ArgumentException($"The step wants {rows} logits rows of {Model.VocabSize}; the buffer holds {logits.Length} floats.", nameof(logits));
+        }
+
         var token = _workers.Begin((rank, step) =>
         {
             _ranks[rank].TensorParallel!.Step = step;
