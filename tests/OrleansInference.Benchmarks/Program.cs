@@ -8,6 +8,7 @@ var benchmarks = new SortedDictionary<string, Func<string[], Task<int>>>(StringC
     ["kv-transfer"] = KvTransferBenchmark.RunAsync,
     ["routing"] = RoutingBenchmark.RunAsync,
     ["overhead"] = OverheadBenchmark.RunAsync,
+    ["tp"] = a => Task.FromResult(TpBenchmark.Run(a)),
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))

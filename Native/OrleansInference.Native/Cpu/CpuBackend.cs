@@ -89,6 +89,12 @@ public sealed unsafe class CpuBackend : IComputeBackend
     /// <summary>Worker threads used.</summary>
     public int Threads => _threads;
 
+    /// <summary>
+    /// Set when this backend computes one rank's part of a tensor-parallel model: the o/down products' partial sums
+    /// are summed over ranks before they join the residual stream, and only rank 0 computes the LM head.
+    /// </summary>
+    internal CpuTensorParallelRank? TensorParallel { get; set; }
+
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Forward(IReadOnlyList<SequenceChunk> chunks, Span<float> logits)
@@ -102,7 +108,8 @@ public sealed unsafe class CpuBackend : IComputeBackend
         }
 
         int vocab = _config.VocabSize;
-        if (logits.Length < (long)rows * vocab)
+        bool head = TensorParallel is not { ComputesHead: false };
+        if (head && logits.Length < (long)rows * vocab)
         {
             throw new ArgumentException($"The step wants {rows} logits rows of {vocab}; the buffer holds {logits.Length} floats.", nameof(logits));
         }
@@ -131,6 +138,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
                 _layer = layer;
                 Run(tokens * _config.NumKvHeads, _attentionItem, attentionWork);
                 MatMul(s.Attn, _qDim, tokens, w.O, s.Proj, h);
+                TensorParallel?.Sum(s.Proj, tokens * h);
                 TensorPrimitives.Add(new ReadOnlySpan<float>(s.X, tokens * h), new ReadOnlySpan<float>(s.Proj, tokens * h), new Span<float>(s.X, tokens * h));
 
                 for (int t = 0; t < tokens; t++)
@@ -147,10 +155,11 @@ public sealed unsafe class CpuBackend : IComputeBackend
                 }
 
                 MatMul(s.Act, inter, tokens, w.Down, s.Proj, h);
+                TensorParallel?.Sum(s.Proj, tokens * h);
                 TensorPrimitives.Add(new ReadOnlySpan<float>(s.X, tokens * h), new ReadOnlySpan<float>(s.Proj, tokens * h), new Span<float>(s.X, tokens * h));
             }
 
-            if (rows == 0)
+            if (rows == 0 || !head)
             {
                 return;
             }

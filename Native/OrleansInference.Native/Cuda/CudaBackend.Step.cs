@@ -24,7 +24,11 @@ public sealed unsafe partial class CudaBackend
         }
 
         int vocab = _config.VocabSize;
-        if (wantIds ? ids.Length < rows : logits.Length < (long)rows * vocab)
+        if (!ComputesHead)
+        {
+            rows = 0;
+        }
+        else if (wantIds ? ids.Length < rows : logits.Length < (long)rows * vocab)
         {
             throw new ArgumentException(wantIds
                 ? $"The step has {rows} logits rows; the id buffer holds {ids.Length}."
@@ -357,8 +361,9 @@ public sealed unsafe partial class CudaBackend
                 Mark("prefill_attention");
             }
 
-            _matmul.Run(w.O.Pointer, hidden, _qDim, a.Attn.Pointer, t, a.X.Pointer, GemmOutput.Float32, true, _stream);
+            _matmul.Run(w.O.Pointer, hidden, _qDim, a.Attn.Pointer, t, a.X.Pointer, GemmOutput.Float32, AccumulatesResidual, _stream);
             Mark("gemm_o");
+            SumResidualOverRanks(t);
 
             args = new KernelArgs().Ptr(a.X).Ptr(0).Ptr(w.PostNorm).Ptr(a.Xn).Int(hidden).Float(eps);
             _context.Launch(k.RmsNorm, ((uint)t, 1, 1), 256, 0, _stream, ref args);
@@ -369,8 +374,9 @@ public sealed unsafe partial class CudaBackend
             args = new KernelArgs().Ptr(a.GateUp).Ptr(a.Act).Int(inter);
             _context.Launch(k.SwiGlu, ((uint)((inter / 8) + 127) / 128, (uint)t, 1), 128, 0, _stream, ref args);
             Mark("swiglu");
-            _matmul.Run(w.Down.Pointer, hidden, inter, a.Act.Pointer, t, a.X.Pointer, GemmOutput.Float32, true, _stream);
+            _matmul.Run(w.Down.Pointer, hidden, inter, a.Act.Pointer, t, a.X.Pointer, GemmOutput.Float32, AccumulatesResidual, _stream);
             Mark("gemm_down");
+            SumResidualOverRanks(t);
         }
     }
 
@@ -445,7 +451,11 @@ public sealed unsafe partial class CudaBackend
         }
 
         graph.Launch(_stream);
-        if (wantIds)
+        if (!ComputesHead)
+        {
+            // A tensor-parallel rank past the first: its part is done once its stream is.
+        }
+        else if (wantIds)
         {
             _context.CopyToHost(_argmaxKeys.AsSpan(0, count), _act.Ids.Pointer, _stream);
         }
@@ -470,16 +480,23 @@ public sealed unsafe partial class CudaBackend
         var a = _act;
         var w = _weights.Layers[0];
         _matmul.Prepare(w.Qkv.Pointer, _qDim + (2 * _kvDim), hidden, a.Xn.Pointer, bucket, GemmOutput.BFloat16, false, _stream);
-        _matmul.Prepare(w.O.Pointer, hidden, _qDim, a.Attn.Pointer, bucket, GemmOutput.Float32, true, _stream);
+        _matmul.Prepare(w.O.Pointer, hidden, _qDim, a.Attn.Pointer, bucket, GemmOutput.Float32, AccumulatesResidual, _stream);
         _matmul.Prepare(w.GateUp.Pointer, 2 * inter, hidden, a.Xn.Pointer, bucket, GemmOutput.BFloat16, false, _stream);
-        _matmul.Prepare(w.Down.Pointer, hidden, inter, a.Act.Pointer, bucket, GemmOutput.Float32, true, _stream);
-        _matmul.Prepare(_weights.LmHead.Pointer, _config.VocabSize, hidden, a.Xn.Pointer, bucket, GemmOutput.Float32, false, _stream);
+        _matmul.Prepare(w.Down.Pointer, hidden, inter, a.Act.Pointer, bucket, GemmOutput.Float32, AccumulatesResidual, _stream);
+        if (ComputesHead)
+        {
+            _matmul.Prepare(_weights.LmHead.Pointer, _config.VocabSize, hidden, a.Xn.Pointer, bucket, GemmOutput.Float32, false, _stream);
+        }
+
         _stream.Synchronize();
         _stream.BeginCapture();
         try
         {
             EnqueueLayers(shape);
-            EnqueueHead(0, bucket, argmax: true);
+            if (ComputesHead)
+            {
+                EnqueueHead(0, bucket, argmax: true);
+            }
         }
         catch
         {

@@ -14,19 +14,25 @@ internal static class EngineBackendFactory
     {
         var device = (options.Device ?? "cpu").Trim().ToLowerInvariant();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.BlockSize);
+        if (options.TensorParallel < 1)
+        {
+            throw new ArgumentException($"TensorParallel must be at least 1, not {options.TensorParallel}.", nameof(options));
+        }
         if (device == "cpu")
         {
-            return Cpu(model, options);
+            return options.TensorParallel == 1 ? Cpu(model, options) : CpuTensorParallel(model, options);
         }
         if (device != "cuda" && !device.StartsWith("cuda:", StringComparison.Ordinal))
         {
-            throw new ArgumentException($"Unknown device '{options.Device}': use cpu, cuda or cuda:N.", nameof(options));
+            throw new ArgumentException($"Unknown device '{options.Device}': use cpu, cuda, cuda:N or cuda:N,M,...", nameof(options));
         }
-        var ordinal = 0;
-        if (device.Length > 5 && !int.TryParse(device.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out ordinal))
+        var ordinals = CudaOrdinals(device, options);
+        if (ordinals.Count > 1)
         {
-            throw new ArgumentException($"Bad CUDA device '{options.Device}': use cuda or cuda:N.", nameof(options));
+            // Asked for several GPUs: serving on one device instead would not be what was configured.
+            return new CudaTensorParallelBackend(model, ordinals, BlocksFor(model.Config, options, elementSize: 2), options.BlockSize);
         }
+        var ordinal = ordinals[0];
         var logger = loggerFactory.CreateLogger<InferenceEngine>();
         var cuda = TryCuda(model, ordinal, options, out var whyNot);
         if (cuda is not null)
@@ -51,6 +57,46 @@ internal static class EngineBackendFactory
             throw new ArgumentException($"KvCacheMemoryMiB = {options.KvCacheMemoryMiB} holds no KV block of {blockBytes} bytes.", nameof(options));
         }
         return (int)Math.Min(blocks, int.MaxValue);
+    }
+
+    /// <summary>
+    /// The GPUs a <c>cuda</c> device names: <c>cuda</c> → 0..TensorParallel-1, <c>cuda:N</c> → N (TensorParallel 1),
+    /// <c>cuda:N,M,...</c> → that list (TensorParallel 1 or its length).
+    /// </summary>
+    public static IReadOnlyList<int> CudaOrdinals(string device, EngineOptions options)
+    {
+        int tp = options.TensorParallel;
+        if (device == "cuda")
+        {
+            return Enumerable.Range(0, tp).ToArray();
+        }
+        var list = new List<int>();
+        foreach (var part in device[5..].Split(','))
+        {
+            if (!int.TryParse(part.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var ordinal))
+            {
+                throw new ArgumentException($"Bad CUDA device '{options.Device}': use cuda, cuda:N or cuda:N,M,...", nameof(options));
+            }
+            list.Add(ordinal);
+        }
+        if (list.Distinct().Count() != list.Count)
+        {
+            throw new ArgumentException($"CUDA device '{options.Device}' names a GPU twice.", nameof(options));
+        }
+        if (tp != 1 && tp != list.Count)
+        {
+            throw new ArgumentException(
+                $"Device '{options.Device}' names {list.Count} GPU(s) but TensorParallel is {tp}: list one GPU per rank (e.g. cuda:{string.Join(",", Enumerable.Range(0, tp))}) or use 'cuda'.",
+                nameof(options));
+        }
+        return list;
+    }
+
+    private static CpuTensorParallelBackend CpuTensorParallel(LoadedModel model, EngineOptions options)
+    {
+        int threads = options.CpuThreads == 0 ? Environment.ProcessorCount : options.CpuThreads;
+        return new CpuTensorParallelBackend(model, options.TensorParallel, BlocksFor(model.Config, options, elementSize: 4), options.BlockSize,
+            Math.Max(1, threads / options.TensorParallel), options.MaxBatchTokens);
     }
 
     private static CpuBackend Cpu(LoadedModel model, EngineOptions options) =>

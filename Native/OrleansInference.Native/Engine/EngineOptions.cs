@@ -6,8 +6,19 @@ public sealed class EngineOptions
     /// <summary>Configuration section name.</summary>
     public const string SectionName = "Engine";
 
-    /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. With no usable GPU, <c>cuda</c> falls back to CPU with a warning.</summary>
+    /// <summary>
+    /// <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>, or several GPUs for tensor parallelism: <c>cuda:0,1</c>. With no usable
+    /// GPU, <c>cuda</c> and <c>cuda:N</c> fall back to CPU with a warning; a tensor-parallel device never does.
+    /// </summary>
     public string Device { get; set; } = "cpu";
+
+    /// <summary>
+    /// Devices one model is split over (tensor parallelism; heads, KV heads and MLP width must divide by it). With
+    /// <c>cuda</c> it takes GPUs 0..N-1; with a GPU list (<c>cuda:0,1</c>) it may stay 1 or must equal the list's
+    /// length; with <c>cpu</c>, N CPU ranks on threads (checks the split without a GPU). The KV memory
+    /// (<see cref="KvCacheMemoryMiB"/>) is the total over the devices.
+    /// </summary>
+    public int TensorParallel { get; set; } = 1;
 
     /// <summary>Name the model is served under; defaults to the directory name or <c>builtin</c>.</summary>
     public string? ModelId { get; set; }
