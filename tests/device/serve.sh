@@ -101,16 +101,16 @@ run_device() { # dev
   local t0 r
   t0=$(date +%s.%N)
   r=$(request greedy POST /v1/completions "$greedy_body")
-  text[$dev.greedy]=$(field "$r" "d['choices'][0]['text']")
+  text[$dev.greedy]=$(field "$r" "repr(d['choices'][0]['text'])")
   say "$dev greedy ($(field "$r" "d['usage']['completion_tokens']") tokens, $(python3 -c "import time;print(round(time.time()-$t0,2))") s): $(field "$r" "repr(d['choices'][0]['text'])")"
   [[ -n ${text[$dev.greedy]} ]] || fail "$dev greedy: no text"
 
   r=$(request logprobs POST /v1/completions "$logprobs_body")
-  text[$dev.logprobs]=$(field "$r" "d['choices'][0]['text']")
+  text[$dev.logprobs]=$(field "$r" "repr(d['choices'][0]['text'])")
   say "$dev greedy+logprobs: $(field "$r" "repr(d['choices'][0]['text'])") first logprobs $(field "$r" "d['choices'][0]['logprobs']['top_logprobs'][0]")"
 
   r=$(request sampled POST /v1/completions "$sampled_body")
-  text[$dev.sampled]=$(field "$r" "d['choices'][0]['text']")
+  text[$dev.sampled]=$(field "$r" "repr(d['choices'][0]['text'])")
   say "$dev sampled (seed 1234): $(field "$r" "repr(d['choices'][0]['text'])")"
 
   r=$(request chat-stream POST /v1/chat/completions "$chat_body")

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using OrleansInference.Native.Backends;
 using OrleansInference.Native.Cpu;
@@ -12,21 +11,13 @@ internal static class EngineBackendFactory
 {
     public static IComputeBackend Create(LoadedModel model, EngineOptions options, ILoggerFactory loggerFactory)
     {
-        var device = (options.Device ?? "cpu").Trim().ToLowerInvariant();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.BlockSize);
-        if (device == "cpu")
+        var device = EngineDevice.Parse(options.Device);
+        if (!device.IsCuda)
         {
             return Cpu(model, options);
         }
-        if (device != "cuda" && !device.StartsWith("cuda:", StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"Unknown device '{options.Device}': use cpu, cuda or cuda:N.", nameof(options));
-        }
-        var ordinal = 0;
-        if (device.Length > 5 && !int.TryParse(device.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out ordinal))
-        {
-            throw new ArgumentException($"Bad CUDA device '{options.Device}': use cuda or cuda:N.", nameof(options));
-        }
+        var ordinal = device.Ordinal;
         var logger = loggerFactory.CreateLogger<InferenceEngine>();
         var cuda = TryCuda(model, ordinal, options, out var whyNot);
         if (cuda is not null)
