@@ -113,7 +113,7 @@ public sealed class CudaSamplingTests(CudaTestDevice device, CudaSamplingTests.D
 
         Report($"GPU sampling vs TokenSampler: {draws - mismatches}/{draws} identical ({distinct.Count} distinct tokens)");
         Assert.True(mismatches == 0, $"{mismatches} of {draws} draws differ; first: {firstMismatch}");
-        Assert.True(distinct.Count > draws / 4, $"only {distinct.Count} distinct tokens in {draws} draws");
+        Assert.True(distinct.Count > draws / 10, $"only {distinct.Count} distinct tokens in {draws} draws");
     }
 
     [Fact]

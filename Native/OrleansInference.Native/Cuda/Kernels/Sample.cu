@@ -121,6 +121,10 @@ __device__ void radix_select(const float* row, int vocab, float m, float inv_t, 
             s.count[b] = 0;
         }
         __syncthreads();
+        // Most keys share a few high-order digits: a thread adds up runs of its own tokens in one bin before
+        // touching shared memory, which keeps the double atomics from serialising on one address.
+        int run_bin = -1, run_count = 0;
+        double run_mass = 0.0;
         for (int i = threadIdx.x; i < vocab; i += blockDim.x)
         {
             float k = sample_key(row[i], m, inv_t);
@@ -129,9 +133,25 @@ __device__ void radix_select(const float* row, int vocab, float m, float inv_t, 
             if (w > 0.0f && (o & mask) == prefix)
             {
                 int d = (int)((o >> shift) & 255u);
-                atomicAdd(&s.count[d], 1);
-                atomicAdd(&s.mass[d], (double)w);
+                if (d != run_bin)
+                {
+                    if (run_count > 0)
+                    {
+                        atomicAdd(&s.count[run_bin], run_count);
+                        atomicAdd(&s.mass[run_bin], run_mass);
+                    }
+                    run_bin = d;
+                    run_count = 0;
+                    run_mass = 0.0;
+                }
+                run_count++;
+                run_mass += (double)w;
             }
+        }
+        if (run_count > 0)
+        {
+            atomicAdd(&s.count[run_bin], run_count);
+            atomicAdd(&s.mass[run_bin], run_mass);
         }
         __syncthreads();
         if (threadIdx.x == 0)
