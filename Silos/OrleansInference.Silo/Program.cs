@@ -1,4 +1,16 @@
 using OrleansInference.Silo.Hosting;
 
 // One silo with its HTTP APIs: `dotnet run --project Silos/OrleansInference.Silo [-- --model <dir>] [--device cuda] [--urls ...]`.
-await SiloHost.Create(args).RunAsync();
+WebApplication app;
+try
+{
+    app = SiloHost.Create(args);
+}
+catch (SiloConfigurationException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+
+await app.RunAsync();
+return 0;

@@ -2,8 +2,9 @@
 # Prepares .device/ for a run on the GPU machine (which has CUDA 13, cuBLASLt, NVRTC, NCCL and Python with torch,
 # but no .NET): the .NET runtime (Microsoft.NETCore.App only, packed once), the published test and benchmark
 # programs, and this folder's scripts. Then the device tool runs, from the repository root:
-#   bash .device/scripts/correctness.sh     or     bash .device/scripts/bench.sh
-# Usage (from the repository root):  tests/device/stage.sh [--tests] [--bench]
+#   bash .device/scripts/correctness.sh     or     bash .device/scripts/bench.sh     or     bash .device/scripts/serve.sh
+# Usage (from the repository root):  tests/device/stage.sh [--tests] [--bench] [--silo]
+# --silo publishes Silos/OrleansInference.Silo and packs the ASP.NET Core shared framework it needs (once).
 # DEVICE_STAGE overrides the target folder (default: .device in the repository root).
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
@@ -19,6 +20,7 @@ cat > "$stage/env.sh" <<'ENV'
 # sourced on the GPU machine from the repository root
 _stage=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [[ ! -x /tmp/dotnet/dotnet ]]; then mkdir -p /tmp/dotnet && tar -xJf "$_stage/dotnet-runtime.tar.xz" -C /tmp/dotnet; fi
+if [[ -f "$_stage/aspnetcore-runtime.tar.xz" && ! -d /tmp/dotnet/shared/Microsoft.AspNetCore.App ]]; then tar -xJf "$_stage/aspnetcore-runtime.tar.xz" -C /tmp/dotnet; fi
 export DOTNET_ROOT=/tmp/dotnet PATH=/tmp/dotnet:$PATH DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 export NCCL_NVLS_ENABLE=0
@@ -45,6 +47,13 @@ for arg in "$@"; do
   case $arg in
     --tests) publish tests/OrleansInference.Native.Tests/OrleansInference.Native.Tests.csproj ;;
     --bench) publish tests/OrleansInference.Benchmarks/OrleansInference.Benchmarks.csproj ;;
+    --silo)
+      if [[ ! -f "$stage/aspnetcore-runtime.tar.xz" ]]; then
+        dn=$(dirname "$(readlink -f "$(command -v dotnet)")")
+        echo "packing the ASP.NET Core runtime from $dn ..."
+        tar -C "$dn" -cJf "$stage/aspnetcore-runtime.tar.xz" shared/Microsoft.AspNetCore.App
+      fi
+      publish Silos/OrleansInference.Silo/OrleansInference.Silo.csproj ;;
     *) echo "unknown option $arg" >&2; exit 2 ;;
   esac
 done

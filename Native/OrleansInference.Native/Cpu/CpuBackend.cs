@@ -16,7 +16,7 @@ namespace OrleansInference.Native.Cpu;
 /// <remarks>
 /// KV layout (<see cref="KvLayout.ElementType"/> = F32): one array per block, <c>[layer][K|V][slot][kvHead][headDim]</c>.
 /// </remarks>
-public sealed unsafe class CpuBackend : IComputeBackend
+public sealed unsafe partial class CpuBackend : IComputeBackend
 {
     // Below this many multiply-adds a matrix product runs on the calling thread: fan-out costs more than it saves.
     private const long ParallelWorkThreshold = 1 << 16;

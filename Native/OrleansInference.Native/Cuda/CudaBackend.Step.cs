@@ -13,7 +13,11 @@ public sealed unsafe partial class CudaBackend
     /// <param name="Tiles">64-query tiles of the multi-token chunks (prefill kernel).</param>
     private readonly record struct StepShape(int Tokens, int Decodes, int Splits, int Tiles);
 
-    private void Run(IReadOnlyList<SequenceChunk> chunks, Span<float> logits, Span<int> ids, bool wantIds)
+    /// <summary>
+    /// A step returning logits rows, or (<paramref name="wantIds"/>) each row's token: the argmax, or with
+    /// <paramref name="sample"/> the choice of Sample.cu under the parameters packed beforehand.
+    /// </summary>
+    private void Run(IReadOnlyList<SequenceChunk> chunks, Span<float> logits, Span<int> ids, bool wantIds, bool sample = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(chunks);
@@ -43,7 +47,7 @@ public sealed unsafe partial class CudaBackend
         _context.MakeCurrent();
         if (_options.UseCudaGraphs && Profiler is null && IsPlainDecode(chunks))
         {
-            RunDecodeGraph(chunks, width, logits, ids, wantIds);
+            RunDecodeGraph(chunks, width, logits, ids, wantIds, sample);
             return;
         }
 
@@ -59,8 +63,13 @@ public sealed unsafe partial class CudaBackend
         for (int r0 = 0; r0 < rows; r0 += headRows)
         {
             int n = Math.Min(headRows, rows - r0);
-            EnqueueHead(r0, n, wantIds);
-            if (wantIds)
+            EnqueueHead(r0, n, wantIds && !sample);
+            if (sample)
+            {
+                EnqueueSample(r0, n);
+                _context.CopyToHost(ids.Slice(r0, n), _sampleIds!.Pointer, _stream);
+            }
+            else if (wantIds)
             {
                 _context.CopyToHost(_argmaxKeys.AsSpan(r0, n), _act.Ids.Pointer, _stream);
             }
@@ -72,7 +81,7 @@ public sealed unsafe partial class CudaBackend
 
         _stream.Synchronize();
         Profiler?.Collect();
-        if (wantIds)
+        if (wantIds && !sample)
         {
             KeysToIds(rows, ids);
         }
@@ -406,7 +415,7 @@ public sealed unsafe partial class CudaBackend
     /// A decode step replayed from the graph of the smallest bucket that holds it: padding rows read and write only
     /// the spare block, and only the real rows' results are copied back.
     /// </summary>
-    private void RunDecodeGraph(IReadOnlyList<SequenceChunk> chunks, int width, Span<float> logits, Span<int> ids, bool wantIds)
+    private void RunDecodeGraph(IReadOnlyList<SequenceChunk> chunks, int width, Span<float> logits, Span<int> ids, bool wantIds, bool sample)
     {
         int count = chunks.Count;
         int bucket = Buckets.First(b => b >= count);
@@ -455,6 +464,12 @@ public sealed unsafe partial class CudaBackend
         {
             // A tensor-parallel rank past the first: its part is done once its stream is.
         }
+        else if (sample)
+        {
+            // The graph leaves the bucket's logits in place; the real rows are drawn from them.
+            EnqueueSample(0, count);
+            _context.CopyToHost(ids[..count], _sampleIds!.Pointer, _stream);
+        }
         else if (wantIds)
         {
             _context.CopyToHost(_argmaxKeys.AsSpan(0, count), _act.Ids.Pointer, _stream);
@@ -465,7 +480,7 @@ public sealed unsafe partial class CudaBackend
         }
 
         _stream.Synchronize();
-        if (wantIds)
+        if (wantIds && !sample)
         {
             KeysToIds(count, ids);
         }

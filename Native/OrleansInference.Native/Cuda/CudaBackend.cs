@@ -273,6 +273,7 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
         }
 
         _graphs.Clear();
+        DisposeSampleBuffers();
         _act.Dispose();
         _inputs.Dispose();
         _pool.Dispose();

@@ -37,6 +37,7 @@ internal sealed class CudaKernelSet : IDisposable
         PrefillAttention = _module.GetFunction("paged_prefill_attention");
         SwiGlu = _module.GetFunction("swiglu");
         Argmax = _module.GetFunction("argmax_rows_split");
+        Sample = _module.GetFunction("sample_rows");
         FillRandom = _module.GetFunction("fill_random_bf16");
         Gemv = _module.GetFunction("gemv_bf16");
         PrefillAttentionV2 = _module.GetFunction("paged_prefill_attention_v2");
@@ -68,6 +69,9 @@ internal sealed class CudaKernelSet : IDisposable
     public CudaFunction SwiGlu { get; }
 
     public CudaFunction Argmax { get; }
+
+    /// <summary>Token selection with the CPU sampler's rule (Sample.cu): one block of 1024 threads per row.</summary>
+    public CudaFunction Sample { get; }
 
     public CudaFunction FillRandom { get; }
 

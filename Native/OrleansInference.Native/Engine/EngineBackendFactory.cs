@@ -12,19 +12,16 @@ internal static class EngineBackendFactory
 {
     public static IComputeBackend Create(LoadedModel model, EngineOptions options, ILoggerFactory loggerFactory)
     {
-        var device = (options.Device ?? "cpu").Trim().ToLowerInvariant();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.BlockSize);
         if (options.TensorParallel < 1)
         {
             throw new ArgumentException($"TensorParallel must be at least 1, not {options.TensorParallel}.", nameof(options));
         }
-        if (device == "cpu")
+        var parsed = EngineDevice.Parse(options.Device);
+        var device = (options.Device ?? "cpu").Trim().ToLowerInvariant();
+        if (!parsed.IsCuda)
         {
             return options.TensorParallel == 1 ? Cpu(model, options) : CpuTensorParallel(model, options);
-        }
-        if (device != "cuda" && !device.StartsWith("cuda:", StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"Unknown device '{options.Device}': use cpu, cuda, cuda:N or cuda:N,M,...", nameof(options));
         }
         var ordinals = CudaOrdinals(device, options);
         if (ordinals.Count > 1)

@@ -49,4 +49,11 @@ public sealed class EngineOptions
 
     /// <summary>CPU threads for the CPU backend; 0 = all cores.</summary>
     public int CpuThreads { get; set; }
+
+    /// <summary>
+    /// Let a backend that can (<see cref="Backends.ITokenSelectingBackend"/>) choose tokens where the logits are
+    /// (GPU argmax and sampling: only ids cross the bus) for steps whose rows need no logprobs or penalties. The
+    /// tokens are the same either way; false keeps every choice on the host (diagnostics).
+    /// </summary>
+    public bool SelectTokensOnDevice { get; set; } = true;
 }

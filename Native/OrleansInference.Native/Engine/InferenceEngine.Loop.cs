@@ -16,6 +16,8 @@ public sealed partial class InferenceEngine
     private readonly List<SequenceChunk> _chunks = [];
     private float[] _logits = [];
     private float[] _rowCopy = [];
+    private RowSampling[] _selectRows = [];
+    private int[] _selected = [];
     private long _nextSequenceId;
     private long _generated;
 
@@ -171,6 +173,26 @@ public sealed partial class InferenceEngine
             {
                 _backend.CopyBlock(copy.Source, copy.Destination);
             }
+            if (_selector is not null && SelectionRows(plan, rows))
+            {
+                // Every row's token is chosen where the logits are: only ids come back.
+                EnsureCapacity(ref _selected, rows);
+                _selector.ForwardSelect(_chunks, _selectRows.AsSpan(0, rows), _selected.AsSpan(0, rows));
+                foreach (var c in plan.Chunks)
+                {
+                    _scheduler.OnComputed(c);
+                }
+                var picked = 0;
+                foreach (var c in plan.Chunks)
+                {
+                    if (c.SamplesNext)
+                    {
+                        Accept((SampleState)c.Sequence.Tag!, new SampledToken(_selected[picked++], null));
+                    }
+                }
+                return true;
+            }
+
             EnsureCapacity(ref _logits, (long)rows * _vocab);
             _backend.Forward(_chunks, _logits.AsSpan(0, rows * _vocab));
 
@@ -240,6 +262,38 @@ public sealed partial class InferenceEngine
         {
             Accept(r.Samples[i], drawn[i]);
         }
+    }
+
+    /// <summary>
+    /// Fills <see cref="_selectRows"/> when every row of the step can be chosen by the backend: the host needs the
+    /// logits for logprobs and penalties, and for a prompt whose n samples all draw from its one row.
+    /// </summary>
+    private bool SelectionRows(StepPlan plan, int rows)
+    {
+        if (rows == 0)
+        {
+            return false;
+        }
+        if (_selectRows.Length < rows)
+        {
+            _selectRows = new RowSampling[Math.Max(rows, 2 * _selectRows.Length)];
+        }
+        var i = 0;
+        foreach (var c in plan.Chunks)
+        {
+            if (!c.SamplesNext)
+            {
+                continue;
+            }
+            var sample = (SampleState)c.Sequence.Tag!;
+            var r = sample.Request;
+            if (!r.Forked || RowSampling.For(r.Sampling, r.Seed, c.Sequence.Length, sample.Index) is not { } row)
+            {
+                return false;
+            }
+            _selectRows[i++] = row;
+        }
+        return true;
     }
 
     private SampledToken Sample(Span<float> logits, RequestState r, Sequence seq, int sampleIndex)
@@ -445,11 +499,11 @@ public sealed partial class InferenceEngine
 
     private static RequestState Owner(Sequence s) => ((SampleState)s.Tag!).Request;
 
-    private static void EnsureCapacity(ref float[] buffer, long length)
+    private static void EnsureCapacity<T>(ref T[] buffer, long length)
     {
         if (buffer.Length < length)
         {
-            buffer = new float[length];
+            buffer = new T[length];
         }
     }
 }

@@ -19,6 +19,7 @@ namespace OrleansInference.Native.Engine;
 public sealed partial class InferenceEngine : IInferenceEngine
 {
     private readonly IComputeBackend _backend;
+    private readonly ITokenSelectingBackend? _selector;
     private readonly EngineOptions _options;
     private readonly ILogger _logger;
     private readonly ITextTokenizer _tokenizer;
@@ -56,6 +57,7 @@ public sealed partial class InferenceEngine : IInferenceEngine
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxRunningSequences);
         ArgumentOutOfRangeException.ThrowIfNegative(options.MaxQueuedRequests);
         _backend = backend;
+        _selector = options.SelectTokensOnDevice ? backend as ITokenSelectingBackend : null;
         _options = options;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<InferenceEngine>();
         _tokenizer = model.Tokenizer;

@@ -30,6 +30,7 @@ public static class SiloHost
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddEnvironmentVariables(EnvironmentPrefix);
         builder.Configuration.AddCommandLine(args, SiloCommandLine.SwitchMappings);
+        ValidateDevice(builder.Configuration[SiloCommandLine.DeviceKey]);
         if (string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.ServerUrlsKey]))
         {
             builder.WebHost.UseUrls(DefaultUrl);
@@ -50,6 +51,22 @@ public static class SiloHost
         builder.Services.AddOpenAiApi();
         builder.Services.AddKServeApi();
         return builder;
+    }
+
+    /// <summary>
+    /// Refuses an unknown <c>--device</c> before anything starts (a GPU that is asked for but missing is not an error:
+    /// the engine logs a warning and falls back to the CPU).
+    /// </summary>
+    private static void ValidateDevice(string? device)
+    {
+        try
+        {
+            OrleansInference.Native.Engine.EngineDevice.Parse(device);
+        }
+        catch (ArgumentException e)
+        {
+            throw new SiloConfigurationException($"{SiloCommandLine.DeviceKey} (--device): {e.Message.Split(" (Parameter")[0]}", e);
+        }
     }
 
     /// <summary>Builds the application and maps its endpoints.</summary>

@@ -26,4 +26,21 @@ public sealed class ConfigurationTests
         Assert.Equal(SiloHost.DefaultUrl, SiloHost.CreateBuilder([]).WebHost.GetSetting("urls"));
         Assert.Equal("http://127.0.0.1:9", SiloHost.CreateBuilder(["--urls", "http://127.0.0.1:9"]).WebHost.GetSetting("urls"));
     }
+
+    [Theory]
+    [InlineData("tpu")]
+    [InlineData("cuda:x")]
+    [InlineData("gpu")]
+    public void An_unknown_device_is_refused_before_the_silo_starts(string device)
+    {
+        var e = Assert.Throws<SiloConfigurationException>(() => SiloHost.CreateBuilder(["--device", device]));
+        Assert.Equal($"Inference:Engine:Device (--device): Unknown device '{device}': use cpu, cuda or cuda:N.", e.Message);
+    }
+
+    [Theory]
+    [InlineData("cpu")]
+    [InlineData("CUDA")]
+    [InlineData("cuda:3")]
+    public void Known_devices_are_accepted_without_a_gpu(string device) =>
+        Assert.Equal(device, SiloHost.CreateBuilder(["--device", device]).Configuration["Inference:Engine:Device"]);
 }
