@@ -199,6 +199,11 @@ internal sealed class CanonicalDistribution
         // are all out (a margin for rounding); only the three around it are checked token by token.
         var edge = threshold >= 0f ? 0 : (int)Math.Min(-threshold * _scale, _buckets + 2f);
         var first = Math.Max(0, edge - 1);
+        if (first >= _buckets)
+        {
+            // Below every bucket (a tiny min_p): all tokens pass.
+            return Math.Max(1, _start[_buckets]);
+        }
         var last = Math.Min(_buckets - 1, edge + 1);
         var count = _start[first];
         for (var b = first; b <= last; b++)

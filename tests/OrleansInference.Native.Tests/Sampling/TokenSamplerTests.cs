@@ -21,6 +21,20 @@ public sealed class TokenSamplerTests
     }
 
     [Fact]
+    public void A_min_p_below_a_narrow_spread_keeps_every_token_and_does_not_throw()
+    {
+        // A vocabulary large enough to use every bucket of the canonical distribution, logits within a narrow range,
+        // and a min_p whose log lies below all of them (found by the GPU sampling comparison on the H100).
+        var logits = Enumerable.Range(0, 50_000).Select(i => (i % 997) * 0.001f).ToArray();
+        var s = new TokenSampler();
+        for (ulong seed = 0; seed < 20; seed++)
+        {
+            var t = Sample(s, logits, new SamplingParams { Temperature = 1.3f, MinP = 0.001f }, position: 7, seed: seed);
+            Assert.InRange(t.TokenId, 0, logits.Length - 1);
+        }
+    }
+
+    [Fact]
     public void Top_k_of_one_is_greedy_for_any_seed()
     {
         var rng = new Random(3);
