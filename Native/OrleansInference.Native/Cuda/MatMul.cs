@@ -52,8 +52,15 @@ internal sealed class MatMul : IDisposable
         if (!Tune || !BitOperations.IsPow2(m))
         {
             int choice = 0;
-            if (gemvFits)
+            if (gemvFits && !Tune)
             {
+                // Untuned: the GEMV kernel with one warp per output column, a fixed and always valid choice.
+                choice = -1;
+            }
+            else if (gemvFits)
+            {
+                // Tuned, m not a power of two: follow the decision timed for the next power of two (which is one,
+                // so this recursion ends there).
                 long bucket = (long)BitOperations.RoundUpToPowerOf2((ulong)m);
                 Prepare(w, n, k, x, bucket, output, accumulate, stream);
                 int bucketChoice = _choice[(n, k, bucket, output, accumulate)];
