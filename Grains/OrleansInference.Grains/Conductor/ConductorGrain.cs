@@ -185,7 +185,8 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
         }
         var policy = _policy;
         var hashes = request.BlockHashes;
-        var indexRuns = policy.UsesPrefixOverlap && hashes.Count > 0
+        // With one eligible worker there is nothing to choose: its overlap (from the routed table) is only reported.
+        var indexRuns = policy.UsesPrefixOverlap && hashes.Count > 0 && CountEligible(request) > 1
             ? await PrefixOverlap.LeadingRunsAsync(GrainFactory, _model, Math.Max(1, _options.KvIndexShards), hashes)
             : null;
 
@@ -228,6 +229,16 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
         _metrics.CountPlacement(_model, policy.Name);
         Log.Placed(_logger, request.RequestId, choice.WorkerId, choice.CachedBlocks, choice.Cost, policy.Name, _time.GetElapsedTime(now).TotalMilliseconds);
         return new PlacementDecision(choice.WorkerId, choice.CachedBlocks, policy.Name, choice.Cost);
+    }
+
+    private int CountEligible(PlacementRequest request)
+    {
+        var count = 0;
+        foreach (var (id, w) in _workers)
+        {
+            if (w.Registration.Role == request.Role && !request.ExcludeWorkers.Contains(id, StringComparer.Ordinal)) count++;
+        }
+        return count;
     }
 
     private void ExpireInFlight(long nowTicks)

@@ -114,7 +114,7 @@ internal sealed partial class RequestGrain
         _activeJobs[spec.JobId] = decision.WorkerId;
         try
         {
-            await foreach (var chunk in GrainFactory.GetGrain<IWorkerGrain>(decision.WorkerId).RunAsync(job, ct))
+            await foreach (var chunk in OpenWorkerStream(decision.WorkerId, job, ct))
             {
                 Deliver(chunk);
             }
@@ -149,6 +149,15 @@ internal sealed partial class RequestGrain
         }
         await Task.WhenAll(resumed);
     }
+
+    /// <summary>
+    /// The worker's stream: run in place when the worker's engine is on this silo (no grain hop before the first
+    /// token; the worker grain would only relay the same stream), else through the worker grain.
+    /// </summary>
+    private IAsyncEnumerable<TokenChunk> OpenWorkerStream(string workerId, WorkerJob job, CancellationToken ct) =>
+        _host.TryGetWorker(workerId, out var local)
+            ? JobStream.RunAsync(local, job, _logger, ct)
+            : GrainFactory.GetGrain<IWorkerGrain>(workerId).RunAsync(job, ct);
 
     private async Task CompleteJobAsync(string workerId, string jobId)
     {
