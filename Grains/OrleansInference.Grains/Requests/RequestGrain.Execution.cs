@@ -91,7 +91,7 @@ internal sealed partial class RequestGrain
     private async Task RunJobAsync(JobSpec spec, IReadOnlyList<string> excluded, CancellationToken ct)
     {
         var request = _request!;
-        var decision = await PlaceAsync(new PlacementRequest
+        var (decision, noted) = await PlaceJobAsync(new PlacementRequest
         {
             RequestId = spec.JobId,
             PromptTokens = request.PromptTokenIds.Length + spec.Resume.Count,
@@ -127,7 +127,7 @@ internal sealed partial class RequestGrain
         {
             _activeJobs.Remove(spec.JobId);
             // Awaited so the conductor's in-flight count is right before this request's caller sees the end.
-            await CompleteJobAsync(decision.WorkerId, spec.JobId);
+            await CompleteJobAsync(decision.WorkerId, spec.JobId, noted);
         }
         if (failure is null)
         {
@@ -150,19 +150,15 @@ internal sealed partial class RequestGrain
         await Task.WhenAll(resumed);
     }
 
-    /// <summary>
-    /// The worker's stream: run in place when the worker's engine is on this silo (no grain hop before the first
-    /// token; the worker grain would only relay the same stream), else through the worker grain.
-    /// </summary>
-    private IAsyncEnumerable<TokenChunk> OpenWorkerStream(string workerId, WorkerJob job, CancellationToken ct) =>
-        _host.TryGetWorker(workerId, out var local)
-            ? JobStream.RunAsync(local, job, _logger, ct)
-            : GrainFactory.GetGrain<IWorkerGrain>(workerId).RunAsync(job, ct);
-
-    private async Task CompleteJobAsync(string workerId, string jobId)
+    private async Task CompleteJobAsync(string workerId, string jobId, Task? noted)
     {
         try
         {
+            if (noted is not null)
+            {
+                // The placement must be recorded before its completion, or the in-flight count would never drop.
+                await noted;
+            }
             await Conductor.CompleteAsync(workerId, jobId);
         }
         catch (Exception ex)

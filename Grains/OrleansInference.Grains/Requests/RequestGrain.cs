@@ -186,6 +186,9 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
         [LoggerMessage(Level = LogLevel.Information, Message = "Request {RequestId} cancelled: {Reason}")]
         public static partial void Cancelling(ILogger logger, string requestId, string reason);
 
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId}: the conductor could not record its placement")]
+        public static partial void NoteFailed(ILogger logger, Exception ex, string requestId);
+
         [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId}: aborting its worker job failed")]
         public static partial void AbortFailed(ILogger logger, Exception ex, string requestId);
 
