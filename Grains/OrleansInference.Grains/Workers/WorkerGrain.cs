@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 using OrleansInference.Grains.Placement;
+using OrleansInference.Grains.Requests;
 using OrleansInference.Native;
 
 namespace OrleansInference.Grains.Workers;
@@ -11,7 +12,7 @@ namespace OrleansInference.Grains.Workers;
 /// </summary>
 [SiloPinnedPlacement]
 [Reentrant]
-internal sealed class WorkerGrain(EngineHost host, ILogger<WorkerGrain> logger) : Grain, IWorkerGrain
+internal sealed class WorkerGrain(EngineHost host, ILogger<WorkerGrain> logger) : Grain, IWorkerGrain, IRequestPreparation
 {
     private HostedWorker _worker = null!;
 
@@ -29,6 +30,9 @@ internal sealed class WorkerGrain(EngineHost host, ILogger<WorkerGrain> logger) 
 
     public IAsyncEnumerable<TokenChunk> RunAsync(WorkerJob job, CancellationToken cancellationToken = default) =>
         JobStream.RunAsync(_worker, job, logger, cancellationToken);
+
+    public Task<PreparedRequest> PrepareAsync(string requestId, InferenceRequest request) =>
+        Task.FromResult(RequestValidator.Prepare(requestId, request, Engine, () => (ulong)Random.Shared.NextInt64()));
 
     public Task AbortAsync(string requestId)
     {
