@@ -48,6 +48,13 @@ public sealed class InferenceOptions
     /// </summary>
     public TimeSpan PlacementWaitForWorkers { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// When the model has a single live worker and it is on the silo of the request grain, start the job there at once
+    /// and tell the conductor in the background (same bookkeeping) instead of asking it first: placement could only
+    /// choose that worker, and the round trip would sit before the first token.
+    /// </summary>
+    public bool SoleWorkerShortcut { get; set; } = true;
+
     /// <summary>How long a finished request keeps its output for callers that re-attach.</summary>
     public TimeSpan FinishedRequestTtl { get; set; } = TimeSpan.FromSeconds(60);
 }

@@ -91,7 +91,7 @@ internal sealed partial class RequestGrain
     private async Task RunJobAsync(JobSpec spec, IReadOnlyList<string> excluded, CancellationToken ct)
     {
         var request = _request!;
-        var decision = await PlaceAsync(new PlacementRequest
+        var (decision, noted) = await PlaceJobAsync(new PlacementRequest
         {
             RequestId = spec.JobId,
             PromptTokens = request.PromptTokenIds.Length + spec.Resume.Count,
@@ -114,7 +114,7 @@ internal sealed partial class RequestGrain
         _activeJobs[spec.JobId] = decision.WorkerId;
         try
         {
-            await foreach (var chunk in GrainFactory.GetGrain<IWorkerGrain>(decision.WorkerId).RunAsync(job, ct))
+            await foreach (var chunk in OpenWorkerStream(decision.WorkerId, job, ct))
             {
                 Deliver(chunk);
             }
@@ -127,7 +127,7 @@ internal sealed partial class RequestGrain
         {
             _activeJobs.Remove(spec.JobId);
             // Awaited so the conductor's in-flight count is right before this request's caller sees the end.
-            await CompleteJobAsync(decision.WorkerId, spec.JobId);
+            await CompleteJobAsync(decision.WorkerId, spec.JobId, noted);
         }
         if (failure is null)
         {
@@ -150,10 +150,15 @@ internal sealed partial class RequestGrain
         await Task.WhenAll(resumed);
     }
 
-    private async Task CompleteJobAsync(string workerId, string jobId)
+    private async Task CompleteJobAsync(string workerId, string jobId, Task? noted)
     {
         try
         {
+            if (noted is not null)
+            {
+                // The placement must be recorded before its completion, or the in-flight count would never drop.
+                await noted;
+            }
             await Conductor.CompleteAsync(workerId, jobId);
         }
         catch (Exception ex)

@@ -29,6 +29,7 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
     private readonly CancellationTokenSource _cancel = new();
     private readonly Dictionary<string, string> _activeJobs = new(StringComparer.Ordinal);
     private PreparedRequest? _request;
+    private Task? _starting;
     private ChunkLog? _log;
     private RequestState _state = RequestState.New;
     private List<int>[] _delivered = [];
@@ -62,7 +63,9 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
         ArgumentNullException.ThrowIfNull(request);
         if (_log is null)
         {
-            await StartAsync(request);
+            // Preparing may await (a silo without the model asks a worker elsewhere): a second caller meanwhile waits
+            // for the same start instead of starting the request again.
+            await (_starting ??= StartAsync(request));
         }
         else if (!string.Equals(request.Model, _request!.Model, StringComparison.Ordinal))
         {
@@ -102,11 +105,9 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
         var engine = _host.FindEngine(request.Model);
         try
         {
-            if (engine is null)
-            {
-                await ThrowModelNotHereAsync(request.Model);
-            }
-            _request = RequestValidator.Prepare(RequestId, request, engine!, () => (ulong)Random.Shared.NextInt64());
+            _request = engine is not null
+                ? RequestValidator.Prepare(RequestId, request, engine, () => (ulong)Random.Shared.NextInt64())
+                : await PrepareElsewhereAsync(request);
         }
         catch (InferenceException ex)
         {
@@ -123,21 +124,6 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
         _log = new ChunkLog();
         _state = RequestState.Queued;
         _ = ExecuteAsync();
-    }
-
-    private async Task ThrowModelNotHereAsync(string model)
-    {
-        if (string.IsNullOrWhiteSpace(model))
-        {
-            throw new InferenceException(InferenceErrorCode.InvalidRequest, "model is required.", "model");
-        }
-        var workers = await GrainFactory.GetGrain<IConductorGrain>(model).GetWorkersAsync();
-        if (workers.Count == 0)
-        {
-            throw new InferenceException(InferenceErrorCode.ModelNotFound, $"The model '{model}' does not exist.", "model");
-        }
-        throw new InferenceException(InferenceErrorCode.Unavailable,
-            $"The model '{model}' is not hosted on the silo that received this request; send it to a silo that serves it.", "model");
     }
 
     public async Task CancelAsync() => await CancelRunAsync("cancelled");
@@ -185,6 +171,9 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
 
         [LoggerMessage(Level = LogLevel.Information, Message = "Request {RequestId} cancelled: {Reason}")]
         public static partial void Cancelling(ILogger logger, string requestId, string reason);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId}: the conductor could not record its placement")]
+        public static partial void NoteFailed(ILogger logger, Exception ex, string requestId);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId}: aborting its worker job failed")]
         public static partial void AbortFailed(ILogger logger, Exception ex, string requestId);
