@@ -18,6 +18,7 @@ public sealed class InferenceMetrics
     private readonly Histogram<double> _itl;
     private readonly Counter<long> _placements;
     private readonly Counter<long> _migrations;
+    private readonly Histogram<double> _recovery;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
     public InferenceMetrics(IMeterFactory meterFactory)
@@ -27,6 +28,8 @@ public sealed class InferenceMetrics
         _itl = meter.CreateHistogram<double>("orleans_inference_inter_token_latency_seconds", "s", "Time between consecutive output tokens of a sample.");
         _placements = meter.CreateCounter<long>("orleans_inference_placements_total", description: "Requests placed on workers, by policy.");
         _migrations = meter.CreateCounter<long>("orleans_inference_migrations_total", description: "Requests moved to another worker after a failure.");
+        _recovery = meter.CreateHistogram<double>("orleans_inference_recovery_time_seconds", "s",
+            "Time from a failure being detected (worker call failed, or a request resumed after its grain's silo died) to the first token after it.");
         meter.CreateObservableGauge("orleans_inference_requests_waiting", () => Observe(l => (double)l.Waiting), description: "Requests waiting in this silo's engines.");
         meter.CreateObservableGauge("orleans_inference_kv_cache_usage_ratio", () => Observe(l => l.KvUsage), description: "Fraction of KV blocks held by running sequences.");
         meter.CreateObservableCounter("orleans_inference_prefix_cache_hits_total", () => ObserveCount(l => l.PrefixHitTokens), "tokens", "Prompt tokens found in the prefix cache.");
@@ -47,6 +50,10 @@ public sealed class InferenceMetrics
 
     /// <summary>Counts a migration.</summary>
     public void CountMigration(string model) => _migrations.Add(1, new KeyValuePair<string, object?>("model", model));
+
+    /// <summary>Records a recovery: failure detected → first token from the new worker.</summary>
+    public void RecordRecoveryTime(string model, TimeSpan elapsed) =>
+        _recovery.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("model", model));
 
     /// <summary>Adds an engine whose load the gauges observe.</summary>
     public void AddEngine(string workerId, string model, Func<EngineLoad> load) => _engines[workerId] = (model, load);

@@ -48,6 +48,19 @@ public sealed class InferenceOptions
     /// </summary>
     public TimeSpan PlacementWaitForWorkers { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// Keep request checkpoints in the grain storage named <c>inference-requests</c> (Redis when the silo is
+    /// configured with Redis, memory otherwise), so a request survives its request grain's silo dying: a caller that
+    /// re-attaches with the tokens it received gets the rest, generated again from the prompt plus those tokens.
+    /// </summary>
+    public bool RequestCheckpoints { get; set; } = true;
+
+    /// <summary>A running request's checkpoint is written at most this often while tokens flow (and always at start, placement and end).</summary>
+    public TimeSpan RequestCheckpointInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>...or after this many new tokens, whichever comes first.</summary>
+    public int RequestCheckpointTokens { get; set; } = 64;
+
     /// <summary>How long a finished request keeps its output for callers that re-attach.</summary>
     public TimeSpan FinishedRequestTtl { get; set; } = TimeSpan.FromSeconds(60);
 }
