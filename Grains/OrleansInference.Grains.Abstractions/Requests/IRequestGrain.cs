@@ -51,7 +51,8 @@ public interface IRequestGrain : IGrainWithStringKey
     /// <summary>
     /// Starts the request (first call) or re-attaches to it (same request id after a lost connection), skipping, per
     /// sample, the first <paramref name="receivedTokens"/> tokens the caller already has (null = none).
-    /// Cancelling the enumeration cancels the request. When this activation does not know the request but the caller
+    /// When the latest caller stops reading (cancels or drops the enumeration) the request is cancelled unless a caller
+    /// re-attaches within the silo's <c>Inference:DetachedRequestGrace</c>; <see cref="CancelAsync"/> cancels at once. When this activation does not know the request but the caller
     /// says it received tokens (a resume after the request grain's silo died), the request continues from its
     /// checkpoint in grain storage; its undelivered tail is generated again, identical to the uninterrupted run.
     /// </summary>

@@ -61,6 +61,14 @@ public sealed class InferenceOptions
     /// <summary>...or after this many new tokens, whichever comes first.</summary>
     public int RequestCheckpointTokens { get; set; } = 64;
 
+    /// <summary>
+    /// How long a request keeps running after its caller stopped reading without <see cref="IRequestGrain.CancelAsync"/>
+    /// (a dropped HTTP connection, a cancelled or abandoned enumeration), so the caller can re-attach (SSE
+    /// <c>Last-Event-ID</c>, the SDK's resume); it is cancelled, and its KV blocks freed, if nobody re-attached by then.
+    /// Zero cancels at once.
+    /// </summary>
+    public TimeSpan DetachedRequestGrace { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long a finished request keeps its output for callers that re-attach.</summary>
     public TimeSpan FinishedRequestTtl { get; set; } = TimeSpan.FromSeconds(60);
 }

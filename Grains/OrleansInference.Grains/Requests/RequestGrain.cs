@@ -103,7 +103,7 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
             // re-attach (a dropped connection) leaves it running.
             if (!completed && !_log!.IsCompleted && me == _subscribers)
             {
-                _ = CancelRunAsync("the caller stopped reading");
+                _ = CancelIfNotReattachedAsync(me);
             }
         }
     }
@@ -178,6 +178,23 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
     }
 
     public async Task CancelAsync() => await CancelRunAsync("cancelled");
+
+    /// <summary>
+    /// The latest caller stopped reading without cancelling the request: keep it for
+    /// <see cref="InferenceOptions.DetachedRequestGrace"/> so that caller can re-attach, then cancel it.
+    /// </summary>
+    private async Task CancelIfNotReattachedAsync(int subscriber)
+    {
+        var grace = _options.DetachedRequestGrace;
+        if (grace > TimeSpan.Zero)
+        {
+            await Task.Delay(grace, _time);
+        }
+        if (subscriber == _subscribers)
+        {
+            await CancelRunAsync("the caller stopped reading and did not re-attach");
+        }
+    }
 
     private async Task CancelRunAsync(string reason)
     {
