@@ -132,8 +132,26 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
         {
             _workers[registration.WorkerId] = new WorkerEntry(registration);
             Log.WorkerRegistered(_logger, registration.WorkerId, _model, registration.Device, registration.Role.ToString());
+            _ = SyncIndexAsync(registration.WorkerId);
         }
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A worker new to this activation (first start, or re-registering after this conductor or the index lost its
+    /// state): make every index shard that does not know it pull its snapshot, so idle workers' caches are indexed too.
+    /// </summary>
+    private async Task SyncIndexAsync(string workerId)
+    {
+        var shards = Math.Max(1, _options.KvIndexShards);
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, shards).Select(s => GrainFactory.GetGrain<IKvIndexGrain>(KvShards.Key(_model, s)).SyncWorkerAsync(workerId)));
+        }
+        catch (Exception ex)
+        {
+            Log.IndexSyncFailed(_logger, ex, workerId);
+        }
     }
 
     public Task UnregisterWorkerAsync(string workerId) => RemoveWorkerAsync(workerId);
@@ -333,6 +351,9 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
 
         [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId}'s silo is {Status}; removing it")]
         public static partial void SiloGone(ILogger logger, string workerId, string status);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Could not make the KV index learn worker {WorkerId}'s blocks")]
+        public static partial void IndexSyncFailed(ILogger logger, Exception ex, string workerId);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Could not drop worker {WorkerId} from the KV index")]
         public static partial void IndexRemovalFailed(ILogger logger, Exception ex, string workerId);

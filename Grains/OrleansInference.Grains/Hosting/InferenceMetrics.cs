@@ -22,6 +22,7 @@ public sealed class InferenceMetrics
     private readonly Histogram<double> _itl;
     private readonly Counter<long> _placements;
     private readonly Counter<long> _migrations;
+    private readonly Histogram<double> _recovery;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
     public InferenceMetrics(IMeterFactory meterFactory)
@@ -33,6 +34,8 @@ public sealed class InferenceMetrics
         _itl = meter.CreateHistogram<double>("orleans_inference.inter_token_latency", "s", "Time between consecutive output tokens of a sample.");
         _placements = meter.CreateCounter<long>("orleans_inference.placements", "{placement}", "Requests placed on workers, by policy.");
         _migrations = meter.CreateCounter<long>("orleans_inference.migrations", "{migration}", "Requests moved to another worker after a failure.");
+        _recovery = meter.CreateHistogram<double>("orleans_inference.recovery_time", "s",
+            "Time from a failure being detected (worker call failed, or a request resumed after its grain's silo died) to the first token after it.");
         meter.CreateObservableGauge("orleans_inference.requests_waiting", () => Observe(l => (double)l.Waiting), "{request}", "Requests waiting in this silo's engines.");
         meter.CreateObservableGauge("orleans_inference.kv_cache_usage_ratio", () => Observe(l => l.KvUsage), description: "Fraction of KV blocks held by running sequences.");
         meter.CreateObservableCounter("orleans_inference.prefix_cache_hits", () => ObserveCount(l => l.PrefixHitTokens), "{token}", "Prompt tokens found in the prefix cache.");
@@ -53,6 +56,10 @@ public sealed class InferenceMetrics
 
     /// <summary>Counts a migration.</summary>
     public void CountMigration(string model) => _migrations.Add(1, new KeyValuePair<string, object?>("model", model));
+
+    /// <summary>Records a recovery: failure detected → first token from the new worker.</summary>
+    public void RecordRecoveryTime(string model, TimeSpan elapsed) =>
+        _recovery.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("model", model));
 
     /// <summary>Adds an engine whose load the gauges observe.</summary>
     public void AddEngine(string workerId, string model, Func<EngineLoad> load) => _engines[workerId] = (model, load);

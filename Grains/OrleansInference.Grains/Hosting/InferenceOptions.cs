@@ -55,6 +55,27 @@ public sealed class InferenceOptions
     /// </summary>
     public bool SoleWorkerShortcut { get; set; } = true;
 
+    /// <summary>
+    /// Keep request checkpoints in the grain storage named <c>inference-requests</c> (Redis when the silo is
+    /// configured with Redis, memory otherwise), so a request survives its request grain's silo dying: a caller that
+    /// re-attaches with the tokens it received gets the rest, generated again from the prompt plus those tokens.
+    /// </summary>
+    public bool RequestCheckpoints { get; set; } = true;
+
+    /// <summary>A running request's checkpoint is written at most this often while tokens flow (and always at start, placement and end).</summary>
+    public TimeSpan RequestCheckpointInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>...or after this many new tokens, whichever comes first.</summary>
+    public int RequestCheckpointTokens { get; set; } = 64;
+
+    /// <summary>
+    /// How long a request keeps running after its caller stopped reading without <see cref="IRequestGrain.CancelAsync"/>
+    /// (a dropped HTTP connection, a cancelled or abandoned enumeration), so the caller can re-attach (SSE
+    /// <c>Last-Event-ID</c>, the SDK's resume); it is cancelled, and its KV blocks freed, if nobody re-attached by then.
+    /// Zero cancels at once.
+    /// </summary>
+    public TimeSpan DetachedRequestGrace { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long a finished request keeps its output for callers that re-attach.</summary>
     public TimeSpan FinishedRequestTtl { get; set; } = TimeSpan.FromSeconds(60);
 }

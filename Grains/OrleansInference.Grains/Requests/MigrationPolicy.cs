@@ -13,7 +13,10 @@ internal sealed class MigrationPolicy(int maxMigrations)
     public int MaxMigrations { get; } = Math.Max(0, maxMigrations);
 
     public bool ShouldMigrate(Exception failure, int migrationsSoFar) =>
-        migrationsSoFar < MaxMigrations && IsWorkerGone(failure);
+        CanMigrate(migrationsSoFar) && IsWorkerGone(failure);
+
+    /// <summary>Whether a request that has moved <paramref name="migrationsSoFar"/> times may move again.</summary>
+    public bool CanMigrate(int migrationsSoFar) => migrationsSoFar < MaxMigrations;
 
     public static bool IsWorkerGone(Exception ex) => ex switch
     {

@@ -10,14 +10,22 @@ internal sealed partial class RequestGrain
 
     private IConductorGrain Conductor => GrainFactory.GetGrain<IConductorGrain>(_request!.Model);
 
-    private async Task ExecuteAsync()
+    /// <summary>A worker job id unique across migrations and activations (the engine refuses duplicates).</summary>
+    private string JobId(int sample) => _generation == 0
+        ? $"{RequestId}/{sample}/m{_migrations}"
+        : $"{RequestId}/{sample}/g{_generation}m{_migrations}";
+
+    private async Task ExecuteAsync(IReadOnlyList<JobSpec> jobs)
     {
-        var request = _request!;
         var ct = _cancel.Token;
         try
         {
-            await RunJobAsync(new JobSpec(request.RequestId, 0, request.Sampling.N, []), [], ct);
-            if (ct.IsCancellationRequested)
+            await Task.WhenAll(jobs.Select(j => RunJobAsync(j, [], ct)));
+            if (_finishedCount == _finished.Length)
+            {
+                _state = RequestState.Finished;
+            }
+            else if (ct.IsCancellationRequested)
             {
                 EndSamples(InferenceFinishReason.Cancelled, null, RequestState.Cancelled);
             }
@@ -49,6 +57,7 @@ internal sealed partial class RequestGrain
             }
         }
         Log.Ended(_logger, RequestId, _state.ToString());
+        SaveCheckpoint();
         ScheduleExpiry(_options.FinishedRequestTtl);
     }
 
@@ -114,12 +123,25 @@ internal sealed partial class RequestGrain
         _activeJobs[spec.JobId] = decision.WorkerId;
         try
         {
+            // Cancelled while being placed: the conductor counted the job, the finally below releases it.
+            ct.ThrowIfCancellationRequested();
+            SaveCheckpoint();
             await foreach (var chunk in OpenWorkerStream(decision.WorkerId, job, ct))
             {
+                if (chunk.FinishReason == InferenceFinishReason.Cancelled && !ct.IsCancellationRequested)
+                {
+                    // Nobody here cancelled it: the worker's engine stopped (its silo is shutting down).
+                    Deliver(chunk with { FinishReason = null, Usage = null });
+                    throw new InferenceException(InferenceErrorCode.Unavailable, $"Worker {decision.WorkerId} stopped job {spec.JobId} (its engine shut down).");
+                }
                 Deliver(chunk);
             }
+            if (!ct.IsCancellationRequested && AnyOpen(spec))
+            {
+                throw new InferenceException(InferenceErrorCode.Unavailable, $"Worker {decision.WorkerId}'s stream of job {spec.JobId} ended before its samples finished.");
+            }
         }
-        catch (Exception ex) when (!ct.IsCancellationRequested && _migration.ShouldMigrate(ex, _migrations))
+        catch (Exception ex) when (!ct.IsCancellationRequested && MigrationPolicy.IsWorkerGone(ex))
         {
             failure = ex;
         }
@@ -133,21 +155,36 @@ internal sealed partial class RequestGrain
         {
             return;
         }
+        if (!_migration.CanMigrate(_migrations))
+        {
+            throw new InferenceException(InferenceErrorCode.Unavailable,
+                $"Request {RequestId}: worker {decision.WorkerId} failed and the request has already moved {_migrations} time(s), the limit (Inference:MaxMigrations = {_migration.MaxMigrations}); giving up. Cause: {failure.Message}");
+        }
 
         _migrations++;
         _metrics.CountMigration(request.Model);
         Log.Migrating(_logger, failure, RequestId, decision.WorkerId, _migrations);
+        var detected = _time.GetTimestamp();
         var stillExcluded = excluded.Append(decision.WorkerId).ToArray();
         var resumed = new List<Task>();
         for (var i = spec.FirstSample; i < spec.FirstSample + spec.Samples; i++)
         {
             if (!_finished[i])
             {
-                var id = $"{request.RequestId}/{i}/m{_migrations}";
-                resumed.Add(RunJobAsync(new JobSpec(id, i, 1, _delivered[i].ToArray()), stillExcluded, ct));
+                _recoveringSince[i] = detected;
+                resumed.Add(RunJobAsync(new JobSpec(JobId(i), i, 1, _delivered[i].ToArray()), stillExcluded, ct));
             }
         }
         await Task.WhenAll(resumed);
+    }
+
+    private bool AnyOpen(JobSpec spec)
+    {
+        for (var i = spec.FirstSample; i < spec.FirstSample + spec.Samples; i++)
+        {
+            if (!_finished[i]) return true;
+        }
+        return false;
     }
 
     private async Task CompleteJobAsync(string workerId, string jobId, Task? noted)
@@ -196,6 +233,14 @@ internal sealed partial class RequestGrain
             }
             _lastTokenAt[i] = now;
             _delivered[i].AddRange(fresh.TokenIds);
+            _tokensSinceCheckpoint += fresh.TokenIds.Count;
+            if (_recoveringSince[i] != 0)
+            {
+                var recovery = _time.GetElapsedTime(_recoveringSince[i], now);
+                _recoveringSince[i] = 0;
+                _recoveryMs.Add(recovery.TotalMilliseconds);
+                _metrics.RecordRecoveryTime(_request!.Model, recovery);
+            }
         }
         if (chunk.Usage is { } workerUsage && _cachedPromptTokens < 0)
         {
@@ -205,6 +250,7 @@ internal sealed partial class RequestGrain
         if (fresh.FinishReason is not null)
         {
             _finished[i] = true;
+            _finishReasons[i] = fresh.FinishReason;
             if (++_finishedCount == _finished.Length)
             {
                 usage = new UsageInfo(_request!.PromptTokenIds.Length, _delivered.Sum(d => d.Count), Math.Max(0, _cachedPromptTokens),
@@ -212,5 +258,6 @@ internal sealed partial class RequestGrain
             }
         }
         _log!.Append(fresh with { RequestId = RequestId, Usage = usage });
+        SaveCheckpoint(force: fresh.FinishReason is not null);
     }
 }

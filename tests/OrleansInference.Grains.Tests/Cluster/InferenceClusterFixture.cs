@@ -40,6 +40,7 @@ public class InferenceClusterFixture : IAsyncLifetime
         o.Engine.CpuThreads = 1;
         o.Engine.MaxModelLength = 2048;
         o.LoadReportInterval = TimeSpan.FromMilliseconds(200);
+        o.DetachedRequestGrace = TimeSpan.FromMilliseconds(300);
     }
 
     public async ValueTask InitializeAsync()

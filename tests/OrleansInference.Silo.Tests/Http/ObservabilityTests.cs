@@ -60,11 +60,16 @@ public sealed class ObservabilityTests(SiloFixture silo)
             ["orleans_inference_generation_tokens_total"] = "counter",
             ["orleans_inference_http_requests_total"] = "counter",
         };
-        // Migrations are exported once one has happened; its name is fixed all the same.
+        // Migrations and recoveries are exported once one has happened; their names are fixed all the same.
         if (families.TryGetValue("orleans_inference_migrations_total", out var migrations))
         {
             Assert.Equal("counter", migrations);
             families.Remove("orleans_inference_migrations_total");
+        }
+        if (families.TryGetValue("orleans_inference_recovery_time_seconds", out var recovery))
+        {
+            Assert.Equal("histogram", recovery);
+            families.Remove("orleans_inference_recovery_time_seconds");
         }
         Assert.Equal(expected.OrderBy(e => e.Key), families.OrderBy(f => f.Key));
     }

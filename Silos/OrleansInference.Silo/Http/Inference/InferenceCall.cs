@@ -16,6 +16,7 @@ internal sealed partial class InferenceCall : IAsyncDisposable
     private readonly InferenceHttpMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly TimeSpan _cancelTimeout;
+    private readonly CancellationToken _clientAborted;
     private readonly ILogger _logger;
     private TokenChunk? _first;
     private bool _hasFirst;
@@ -24,8 +25,9 @@ internal sealed partial class InferenceCall : IAsyncDisposable
     private long _lastTokenAt;
 
     public InferenceCall(string requestId, string model, IRequestGrain grain, IAsyncEnumerator<TokenChunk> enumerator, long started,
-        InferenceHttpMetrics metrics, TimeProvider time, TimeSpan cancelTimeout, ILogger logger)
+        InferenceHttpMetrics metrics, TimeProvider time, TimeSpan cancelTimeout, ILogger logger, CancellationToken clientAborted = default)
     {
+        _clientAborted = clientAborted;
         RequestId = requestId;
         _model = model;
         _grain = grain;
@@ -108,7 +110,10 @@ internal sealed partial class InferenceCall : IAsyncDisposable
             // turn a response that was fully written into an aborted connection.
             LogDisposeFailed(_logger, RequestId, ex.GetType().Name);
         }
-        if (!_completed)
+        // A client whose connection dropped may come back with Last-Event-ID: the request grain keeps the request for
+        // Inference:DetachedRequestGrace and cancels it then if nobody re-attached. A call that ended here for another
+        // reason (a failure while writing) is cancelled now.
+        if (!_completed && !_clientAborted.IsCancellationRequested)
         {
             await CancelGrainAsync();
         }

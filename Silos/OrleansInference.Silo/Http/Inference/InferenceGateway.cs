@@ -22,7 +22,7 @@ internal sealed partial class InferenceGateway(
         var grain = grains.GetGrain<IRequestGrain>(requestId);
         var started = time.GetTimestamp();
         var enumerator = grain.GenerateAsync(request, receivedTokens, aborted).GetAsyncEnumerator(aborted);
-        var call = new InferenceCall(requestId, request.Model, grain, enumerator, started, metrics, time, options.Value.CancelTimeout, logger);
+        var call = new InferenceCall(requestId, request.Model, grain, enumerator, started, metrics, time, options.Value.CancelTimeout, logger, aborted);
         try
         {
             await call.PrefetchAsync();
