@@ -38,7 +38,8 @@ public interface IRequestGrain : IGrainWithStringKey
     /// <summary>
     /// Starts the request (first call) or re-attaches to it (same request id after a lost connection), skipping, per
     /// sample, the first <paramref name="receivedTokens"/> tokens the caller already has (null = none).
-    /// Cancelling the enumeration cancels the request.
+    /// Cancelling the enumeration cancels the request, unless a caller re-attaches within the silo's grace
+    /// (<c>Inference:ReattachGrace</c>, 3 s by default): a dropped connection can be resumed.
     /// </summary>
     IAsyncEnumerable<TokenChunk> GenerateAsync(InferenceRequest request, IReadOnlyList<int>? receivedTokens = null, CancellationToken cancellationToken = default);
 

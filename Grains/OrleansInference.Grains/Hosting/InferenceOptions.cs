@@ -48,6 +48,13 @@ public sealed class InferenceOptions
     /// </summary>
     public TimeSpan PlacementWaitForWorkers { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// How long a request whose caller stopped reading without cancelling it (a dropped connection: an SSE client that
+    /// will resume with Last-Event-ID, an SDK stream re-attaching) keeps running for a caller to re-attach before it is
+    /// cancelled. <see cref="IRequestGrain.CancelAsync"/> cancels at once. Zero cancels when the caller stops.
+    /// </summary>
+    public TimeSpan ReattachGrace { get; set; } = TimeSpan.FromSeconds(3);
+
     /// <summary>How long a finished request keeps its output for callers that re-attach.</summary>
     public TimeSpan FinishedRequestTtl { get; set; } = TimeSpan.FromSeconds(60);
 }

@@ -87,11 +87,11 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
         finally
         {
             // The latest caller owns the request: when it stops reading (cancels, or its enumerator is disposed, which
-            // Orleans also reports as cancellation) the request ends. An earlier caller that was superseded by a
-            // re-attach (a dropped connection) leaves it running.
+            // Orleans also reports as cancellation) the request ends, unless a caller re-attaches within the grace (a
+            // dropped connection being resumed). An earlier caller superseded by a re-attach leaves it running.
             if (!completed && !_log!.IsCompleted && me == _subscribers)
             {
-                _ = CancelRunAsync("the caller stopped reading");
+                _ = CancelUnlessReattachedAsync(me);
             }
         }
     }
@@ -141,6 +141,18 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
     }
 
     public async Task CancelAsync() => await CancelRunAsync("cancelled");
+
+    private async Task CancelUnlessReattachedAsync(int subscriber)
+    {
+        if (_options.ReattachGrace > TimeSpan.Zero)
+        {
+            await Task.Delay(_options.ReattachGrace, _time);
+        }
+        if (subscriber == _subscribers)
+        {
+            await CancelRunAsync("the caller stopped reading and none re-attached");
+        }
+    }
 
     private async Task CancelRunAsync(string reason)
     {

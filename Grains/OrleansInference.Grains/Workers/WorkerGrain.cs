@@ -30,15 +30,7 @@ internal sealed partial class WorkerGrain(EngineHost host, ILogger<WorkerGrain> 
 
     public async IAsyncEnumerable<TokenChunk> RunAsync(WorkerJob job, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        GenerationStream stream;
-        try
-        {
-            stream = Engine.Submit(JobMapping.ToGenerationRequest(job));
-        }
-        catch (EngineRequestException ex)
-        {
-            throw new InferenceException(JobMapping.ToErrorCode(ex.Kind), ex.Message, ex.Parameter);
-        }
+        var stream = await SubmitAsync(job, cancellationToken);
         // No report at submission: the conductor already counts this job in flight, and a report now would compete
         // with the prefill for the CPU. The report after the job (below) and the periodic one keep the load fresh.
         Log.JobStarted(logger, _worker.Id, job.RequestId, job.PromptTokenIds.Count, job.Sampling.N);
@@ -139,8 +131,43 @@ internal sealed partial class WorkerGrain(EngineHost host, ILogger<WorkerGrain> 
         }
     }
 
+    // A request grain never reuses a job id while its job runs, so a job already running under this id belongs to an
+    // incarnation of the request grain that died with its silo (its abandoned stream would hold the id, and its KV
+    // blocks, until Orleans' enumerator timeout): the newest caller takes the id over.
+    private async Task<GenerationStream> SubmitAsync(WorkerJob job, CancellationToken cancellationToken)
+    {
+        var request = JobMapping.ToGenerationRequest(job);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return Engine.Submit(request);
+            }
+            catch (EngineRequestException ex) when (ex.Kind == EngineErrorKind.DuplicateRequest && attempt < TakeOverAttempts)
+            {
+                if (attempt == 0)
+                {
+                    Log.TakingOver(logger, _worker.Id, job.RequestId);
+                    Engine.Abort(job.RequestId);
+                }
+                // The engine drops the aborted id at its next step.
+                await Task.Delay(TakeOverPoll, cancellationToken);
+            }
+            catch (EngineRequestException ex)
+            {
+                throw new InferenceException(JobMapping.ToErrorCode(ex.Kind), ex.Message, ex.Parameter);
+            }
+        }
+    }
+
+    private const int TakeOverAttempts = 100;
+    private static readonly TimeSpan TakeOverPoll = TimeSpan.FromMilliseconds(20);
+
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Worker {WorkerId}: job {RequestId} is already running for a caller that is gone; aborting it and starting the new one")]
+        public static partial void TakingOver(ILogger logger, string workerId, string requestId);
+
         [LoggerMessage(Level = LogLevel.Debug, Message = "Worker {WorkerId} runs {RequestId} ({PromptTokens} prompt tokens, n={N})")]
         public static partial void JobStarted(ILogger logger, string workerId, string requestId, int promptTokens, int n);
     }

@@ -157,7 +157,7 @@ public sealed class ChaosProcessTests
             o.DefaultModel = "builtin";
             // Recovery in seconds: a stream quiet this long is re-attached (the silos declare a dead peer in about 1 s).
             o.TokenIdleTimeout = TimeSpan.FromSeconds(3);
-            o.FirstTokenTimeout = TimeSpan.FromSeconds(20);
+            o.FirstTokenTimeout = TimeSpan.FromSeconds(8);
             o.MaxReattachAttempts = 8;
         });
         var host = builder.Build();

@@ -10,7 +10,8 @@ public sealed record FaultEvent(double AtSeconds, string What);
 /// <summary>One request's outcome against its reference.</summary>
 public sealed record ChaosRequestOutcome(
     string Id, string Channel, bool Greedy, int Expected, int Received, bool Completed, bool MatchesReference, int FirstMismatch,
-    int Lost, int Duplicated, int Gaps, int Breaks, int? Migrations, double LongestStallSeconds, string? Error);
+    int Lost, int Duplicated, int Gaps, int Breaks, int? Migrations, double LongestStallSeconds, string? FinishReason, string? Error,
+    IReadOnlyList<string> BreakLog);
 
 /// <summary>
 /// The figures of a chaos run: every request must complete with exactly its reference output; the table says how
@@ -120,7 +121,7 @@ public sealed record ChaosReport
         var lost = expected.Count - got.Take(expected.Count).Where((t, i) => t == expected[i]).Count();
         return new ChaosRequestOutcome(ledger.Request.Id, ledger.Request.Channel.ToString(), ledger.Request.Seed is null, expected.Count, got.Count,
             ledger.Finished && ledger.Error is null && got.Count == expected.Count, firstMismatch < 0, firstMismatch, lost, ledger.Duplicates, ledger.Gaps,
-            ledger.Breaks.Count, ledger.Migrations, ledger.LongestStall.TotalSeconds, ledger.Error);
+            ledger.Breaks.Count, ledger.Migrations, ledger.LongestStall.TotalSeconds, ledger.FinishReason, ledger.Error, ledger.Breaks);
     }
 
     private static double Percentile(IReadOnlyList<double> sorted, double p) =>

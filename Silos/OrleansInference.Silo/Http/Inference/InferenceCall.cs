@@ -17,6 +17,7 @@ internal sealed partial class InferenceCall : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly TimeSpan _cancelTimeout;
     private readonly ILogger _logger;
+    private readonly bool _cancelOnDisconnect;
     private TokenChunk? _first;
     private bool _hasFirst;
     private bool _completed;
@@ -24,8 +25,9 @@ internal sealed partial class InferenceCall : IAsyncDisposable
     private long _lastTokenAt;
 
     public InferenceCall(string requestId, string model, IRequestGrain grain, IAsyncEnumerator<TokenChunk> enumerator, long started,
-        InferenceHttpMetrics metrics, TimeProvider time, TimeSpan cancelTimeout, ILogger logger)
+        InferenceHttpMetrics metrics, TimeProvider time, TimeSpan cancelTimeout, ILogger logger, bool cancelOnDisconnect = true)
     {
+        _cancelOnDisconnect = cancelOnDisconnect;
         RequestId = requestId;
         _model = model;
         _grain = grain;
@@ -108,7 +110,9 @@ internal sealed partial class InferenceCall : IAsyncDisposable
             // turn a response that was fully written into an aborted connection.
             LogDisposeFailed(_logger, RequestId, ex.GetType().Name);
         }
-        if (!_completed)
+        // A client that named its request may resume it (Last-Event-ID): the grain then cancels it only if nobody
+        // re-attaches within its grace; for any other client, going away cancels at once.
+        if (!_completed && _cancelOnDisconnect)
         {
             await CancelGrainAsync();
         }

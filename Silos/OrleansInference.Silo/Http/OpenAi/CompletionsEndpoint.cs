@@ -22,7 +22,8 @@ internal sealed class CompletionsEndpoint(
         var call = OpenAiRequestMapper.MapCompletion(dto, model, limits);
         var resumed = RequestBody.ResumeCounts(context, limits.MaxSamples);
         var returnTokenIds = dto.ReturnTokenIds ?? false;
-        await using var running = await gateway.StartAsync(requestId, call.Request, resumed, context.RequestAborted);
+        await using var running = await gateway.StartAsync(requestId, call.Request, resumed, context.RequestAborted,
+            resumable: call.Stream && RequestIds.IsClientSupplied(context));
 
         var id = "cmpl-" + requestId;
         var created = time.GetUtcNow().ToUnixTimeSeconds();
