@@ -72,9 +72,12 @@ internal sealed partial class RequestGrain
 
     // A conductor reactivated after its silo died knows no workers until they re-register with their next load
     // report: wait that long for one instead of failing the request. A call lost with the conductor's silo is retried.
+    private const int MaxConductorLosses = 5;
+
     private async Task<PlacementDecision> PlaceAsync(PlacementRequest placement, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + _options.PlacementWaitForWorkers;
+        var conductorLost = 0;
         while (true)
         {
             try
@@ -85,7 +88,7 @@ internal sealed partial class RequestGrain
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
             }
-            catch (Exception e) when (MigrationPolicy.IsWorkerGone(e) && !ct.IsCancellationRequested)
+            catch (Exception e) when (MigrationPolicy.IsWorkerGone(e) && !ct.IsCancellationRequested && ++conductorLost <= MaxConductorLosses)
             {
                 // The conductor's silo died (or was cut off) under the call: it reactivates on a live silo, which then
                 // waits for workers to re-register, so the wait starts again.
