@@ -70,6 +70,7 @@ public sealed class ChaosComposeTests
             },
         }, new(StringComparer.Ordinal), Ct);
 
+        await RequestStatusProbe.FillMigrationsAsync(cluster.Silos[0].HttpAddress, result.Ledgers, Ct);
         var survivors = cluster.Silos.Where(s => s != killed).Select(s => (s.Service, s.HttpAddress)).ToList();
         var kv = await KvUsageProbe.WaitForIdleAsync(survivors, TimeSpan.FromSeconds(30), Ct);
         var report = ChaosReport.Create("compose", result.Ledgers, reference, result.Faults, result.WallSeconds,

@@ -4,7 +4,10 @@ using System.Text.RegularExpressions;
 
 namespace OrleansInference.Client.Tests.Chaos;
 
-/// <summary>One silo's engines after a run: KV blocks still held by sequences, requests still waiting.</summary>
+/// <summary>
+/// One silo's engines after a run: per worker, KV blocks held by sequences (a block count from <c>/admin/workers</c>, or
+/// the usage ratio from <c>/metrics</c> on silos without it), and requests still waiting or running.
+/// </summary>
 public sealed record SiloKvReading(string Silo, IReadOnlyDictionary<string, double> KvUsageByWorker, double Waiting, double MigrationsTotal)
 {
     /// <summary>True when no engine of the silo holds a block for a sequence or has a request waiting.</summary>
@@ -18,12 +21,16 @@ public sealed record SiloKvReading(string Silo, IReadOnlyDictionary<string, doub
 /// </summary>
 public static partial class KvUsageProbe
 {
-    /// <summary>Reads one silo.</summary>
+    /// <summary>
+    /// Reads one silo: KV usage from <c>/admin/workers</c> (used blocks, running and waiting requests per worker) where the
+    /// silo has it, else from the usage gauge of <c>/metrics</c>; migrations from <c>/metrics</c>.
+    /// </summary>
     public static async Task<SiloKvReading> ReadAsync(HttpClient http, string name, Uri silo, CancellationToken cancellationToken)
     {
         var text = await http.GetStringAsync(new Uri(silo, "metrics"), cancellationToken);
         var usage = new Dictionary<string, double>(StringComparer.Ordinal);
         double waiting = 0, migrations = 0;
+        var admin = await ReadAdminAsync(http, silo, cancellationToken);
         foreach (var line in text.Split('\n'))
         {
             var match = Sample().Match(line);
@@ -46,7 +53,27 @@ public static partial class KvUsageProbe
                     break;
             }
         }
-        return new SiloKvReading(name, usage, waiting, migrations);
+        return admin is { } a ? new SiloKvReading(name, a.UsedBlocks, a.Waiting, migrations) : new SiloKvReading(name, usage, waiting, migrations);
+    }
+
+    // /admin/workers: {"silo": "...", "workers": [{"worker_id", "running", "waiting", "used_blocks", ...}]}; null where absent.
+    private static async Task<(Dictionary<string, double> UsedBlocks, double Waiting)?> ReadAdminAsync(HttpClient http, Uri silo, CancellationToken cancellationToken)
+    {
+        using var response = await http.GetAsync(new Uri(silo, "admin/workers"), cancellationToken);
+        if (response.StatusCode != System.Net.HttpStatusCode.OK)
+        {
+            return null;
+        }
+        using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+        var used = new Dictionary<string, double>(StringComparer.Ordinal);
+        double busy = 0;
+        foreach (var w in json.RootElement.GetProperty("workers").EnumerateArray())
+        {
+            // Blocks held by sequences; a running request with none held is still not idle.
+            used[w.GetProperty("worker_id").GetString()!] = w.GetProperty("used_blocks").GetInt32();
+            busy += w.GetProperty("waiting").GetInt32() + w.GetProperty("running").GetInt32();
+        }
+        return (used, busy);
     }
 
     /// <summary>
