@@ -80,10 +80,13 @@ internal sealed partial class RequestGrain
     }
 
     // A conductor reactivated after its silo died knows no workers until they re-register with their next load
-    // report: wait that long for one instead of failing the request.
+    // report: wait that long for one instead of failing the request. A call lost with the conductor's silo is retried.
+    private const int MaxConductorLosses = 5;
+
     private async Task<PlacementDecision> PlaceAsync(PlacementRequest placement, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + _options.PlacementWaitForWorkers;
+        var conductorLost = 0;
         while (true)
         {
             try
@@ -92,6 +95,13 @@ internal sealed partial class RequestGrain
             }
             catch (InferenceException e) when (e.Code == InferenceErrorCode.Unavailable && DateTime.UtcNow < deadline)
             {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
+            }
+            catch (Exception e) when (MigrationPolicy.IsWorkerGone(e) && !ct.IsCancellationRequested && ++conductorLost <= MaxConductorLosses)
+            {
+                // The conductor's silo died (or was cut off) under the call: it reactivates on a live silo, which then
+                // waits for workers to re-register, so the wait starts again.
+                deadline = DateTime.UtcNow + _options.PlacementWaitForWorkers;
                 await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
             }
         }

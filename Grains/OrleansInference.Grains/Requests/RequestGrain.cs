@@ -100,8 +100,8 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
         finally
         {
             // The latest caller owns the request: when it stops reading (cancels, or its enumerator is disposed, which
-            // Orleans also reports as cancellation) the request ends. An earlier caller that was superseded by a
-            // re-attach (a dropped connection) leaves it running.
+            // Orleans also reports as cancellation) the request ends, unless a caller re-attaches within the grace (a
+            // dropped connection being resumed). An earlier caller superseded by a re-attach leaves it running.
             if (!completed && !_log!.IsCompleted && me == _subscribers)
             {
                 _ = CancelIfNotReattachedAsync(me);

@@ -16,15 +16,7 @@ internal static partial class JobStream
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var engine = worker.Engine;
-        GenerationStream stream;
-        try
-        {
-            stream = engine.Submit(JobMapping.ToGenerationRequest(job));
-        }
-        catch (EngineRequestException ex)
-        {
-            throw new InferenceException(JobMapping.ToErrorCode(ex.Kind), ex.Message, ex.Parameter);
-        }
+        var stream = await SubmitAsync(worker, job, logger, cancellationToken);
         // No report at submission: the conductor already counts this job in flight, and a report now would compete
         // with the prefill for the CPU. The report after the job (below) and the periodic one keep the load fresh.
         Log.JobStarted(logger, worker.Id, job.RequestId, job.PromptTokenIds.Count, job.Sampling.N);
@@ -76,6 +68,38 @@ internal static partial class JobStream
         }
     }
 
+    // A request grain never reuses a job id while its job runs, so a job already running under this id belongs to an
+    // incarnation of the request grain that died with its silo (its abandoned stream would hold the id, and its KV
+    // blocks, until Orleans' enumerator timeout): the newest caller takes the id over.
+    private static async Task<GenerationStream> SubmitAsync(HostedWorker worker, WorkerJob job, ILogger logger, CancellationToken cancellationToken)
+    {
+        var request = JobMapping.ToGenerationRequest(job);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return worker.Engine.Submit(request);
+            }
+            catch (EngineRequestException ex) when (ex.Kind == EngineErrorKind.DuplicateRequest && attempt < TakeOverAttempts)
+            {
+                if (attempt == 0)
+                {
+                    Log.TakingOver(logger, worker.Id, job.RequestId);
+                    worker.Engine.Abort(job.RequestId);
+                }
+                // The engine drops the aborted id at its next step.
+                await Task.Delay(TakeOverPoll, cancellationToken);
+            }
+            catch (EngineRequestException ex)
+            {
+                throw new InferenceException(JobMapping.ToErrorCode(ex.Kind), ex.Message, ex.Parameter);
+            }
+        }
+    }
+
+    private const int TakeOverAttempts = 100;
+    private static readonly TimeSpan TakeOverPoll = TimeSpan.FromMilliseconds(20);
+
     private static List<PositionLogprobsDto> ToDto(IInferenceEngine engine, IReadOnlyList<PositionLogprobs> logprobs)
     {
         var result = new List<PositionLogprobsDto>(logprobs.Count);
@@ -93,6 +117,9 @@ internal static partial class JobStream
 
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Worker {WorkerId}: job {RequestId} is already running for a caller that is gone; aborting it and starting the new one")]
+        public static partial void TakingOver(ILogger logger, string workerId, string requestId);
+
         [LoggerMessage(Level = LogLevel.Debug, Message = "Worker {WorkerId} runs {RequestId} ({PromptTokens} prompt tokens, n={N})")]
         public static partial void JobStarted(ILogger logger, string workerId, string requestId, int promptTokens, int n);
     }
