@@ -172,6 +172,6 @@ internal sealed partial class RequestGrain
         {
             Log.AbortFailed(_logger, ex, RequestId);
         }
-        await CompleteJobAsync(workerId, jobId);
+        await CompleteJobAsync(workerId, jobId, noted: null);
     }
 }
