@@ -33,3 +33,15 @@ internal sealed class RequestCheckpoint
     public PreparedRequest ToPrepared(string requestId) =>
         new(requestId, Model, PromptTokenIds, BlockHashes, Sampling, Priority, CacheSalt);
 }
+
+/// <summary>
+/// What grain storage holds for a request: the checkpoint as Orleans binary serialization. Grain-storage serializers
+/// (Orleans' JSON settings among them) may drop members equal to the CLR default, which would turn a greedy request's
+/// temperature 0 back into the property's default of 1 on the way through Redis (found by the chaos run); bytes
+/// round-trip exactly whatever the storage's serializer.
+/// </summary>
+[GenerateSerializer]
+internal sealed class RequestCheckpointRecord
+{
+    [Id(0)] public byte[] Data { get; set; } = [];
+}

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Orleans.Serialization;
 using Orleans.Storage;
 
 namespace OrleansInference.Grains.Requests;
@@ -10,13 +11,13 @@ namespace OrleansInference.Grains.Requests;
 /// a newer snapshot replaces a pending one. Reads happen only when a caller resumes a request this activation does
 /// not know, so a brand-new request never waits for storage.
 /// </summary>
-internal sealed partial class RequestCheckpointStore(IGrainStorage storage, GrainId grainId, ILogger logger)
+internal sealed partial class RequestCheckpointStore(IGrainStorage storage, Serializer serializer, GrainId grainId, ILogger logger)
 {
     /// <summary>Name of the grain storage provider that holds request checkpoints.</summary>
     public const string StorageName = "inference-requests";
 
     private const string StateName = "request";
-    private readonly GrainState<RequestCheckpoint> _state = new(new RequestCheckpoint());
+    private readonly GrainState<RequestCheckpointRecord> _state = new(new RequestCheckpointRecord());
     private Func<RequestCheckpoint>? _pending;
     private Task _writing = Task.CompletedTask;
     private bool _writeLoopRunning;
@@ -28,7 +29,9 @@ internal sealed partial class RequestCheckpointStore(IGrainStorage storage, Grai
     public async Task<RequestCheckpoint?> ReadAsync()
     {
         await storage.ReadStateAsync(StateName, grainId, _state);
-        return _state.RecordExists ? _state.State : null;
+        return _state.RecordExists && _state.State is { Data.Length: > 0 } record
+            ? serializer.Deserialize<RequestCheckpoint>(record.Data)
+            : null;
     }
 
     /// <summary>Schedules a write of <paramref name="snapshot"/>'s result (taken when the write starts).</summary>
@@ -52,7 +55,7 @@ internal sealed partial class RequestCheckpointStore(IGrainStorage storage, Grai
             while (_pending is { } next)
             {
                 _pending = null;
-                _state.State = next();
+                _state.State = new RequestCheckpointRecord { Data = serializer.SerializeToArray(next()) };
                 try
                 {
                     await storage.WriteStateAsync(StateName, grainId, _state);
@@ -82,7 +85,7 @@ internal sealed partial class RequestCheckpointStore(IGrainStorage storage, Grai
     {
         try
         {
-            var probe = new GrainState<RequestCheckpoint>(new RequestCheckpoint());
+            var probe = new GrainState<RequestCheckpointRecord>(new RequestCheckpointRecord());
             await storage.ReadStateAsync(StateName, grainId, probe);
             _state.ETag = probe.ETag;
             _state.RecordExists = probe.RecordExists;

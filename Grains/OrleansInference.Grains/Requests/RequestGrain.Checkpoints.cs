@@ -17,7 +17,7 @@ internal sealed partial class RequestGrain
                 var storage = _options.RequestCheckpoints
                     ? ServiceProvider.GetKeyedService<IGrainStorage>(RequestCheckpointStore.StorageName)
                     : null;
-                _checkpoints = storage is null ? null : new RequestCheckpointStore(storage, this.GetGrainId(), _logger);
+                _checkpoints = storage is null ? null : new RequestCheckpointStore(storage, ServiceProvider.GetRequiredService<Orleans.Serialization.Serializer>(), this.GetGrainId(), _logger);
             }
             return _checkpoints;
         }
@@ -128,7 +128,7 @@ internal sealed partial class RequestGrain
             }
             _delivered[i].AddRange(known.Take(Math.Min(have, known.Length)));
             _recoveringSince[i] = now;
-            rerun.Add(new JobSpec(JobId(i), i, 1, _delivered[i].ToArray()));
+            rerun.Add(new JobSpec(JobId(i), i, 1, ResumeTokens(i)));
         }
         Log.Resumed(_logger, RequestId, _generation, string.Join(",", cp.Delivered.Select(d => d.Length)), string.Join(",", received));
         _state = rerun.Count > 0 ? RequestState.Queued : terminal ? cp.State : RequestState.Finished;
