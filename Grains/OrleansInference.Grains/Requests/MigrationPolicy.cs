@@ -24,6 +24,10 @@ internal sealed class MigrationPolicy(int maxMigrations)
         ConnectionFailedException => true,
         OrleansMessageRejectionException => true,
         InferenceException { Code: InferenceErrorCode.Unavailable } => true,
+        // The worker's silo lost the stream's enumerator (it was cut off or restarted while the stream was idle), or a
+        // call to it timed out: the job is gone with it (found by the chaos run's partition step).
+        TimeoutException => true,
+        _ when ex.GetType().Name == "EnumerationAbortedException" => true,
         AggregateException { InnerExceptions.Count: 1 } a => IsWorkerGone(a.InnerExceptions[0]),
         _ => false,
     };
