@@ -24,6 +24,16 @@ public sealed record PlacementDecision(
     [property: Id(2)] string Policy,
     [property: Id(3)] double Cost);
 
+/// <summary>The conductor's answer to a load report.</summary>
+/// <param name="Known">False when the conductor does not know the worker (e.g. it was reactivated): register again.</param>
+/// <param name="SoleWorker">
+/// True when the worker is the only live one of its model and role: every placement of that model can only choose it,
+/// so a request grain on the worker's silo may start there and tell the conductor afterwards
+/// (<see cref="IConductorGrain.NotePlacedAsync"/>) instead of asking first.
+/// </param>
+[GenerateSerializer, Immutable]
+public sealed record LoadReportAck([property: Id(0)] bool Known, [property: Id(1)] bool SoleWorker);
+
 /// <summary>A registered worker as the conductor sees it.</summary>
 [GenerateSerializer, Immutable]
 public sealed record WorkerInfo(
@@ -45,13 +55,20 @@ public interface IConductorGrain : IGrainWithStringKey
     Task UnregisterWorkerAsync(string workerId);
 
     /// <summary>
-    /// Updates a worker's load. Returns false when the conductor does not know the worker (e.g. after the conductor was
-    /// reactivated): the worker then registers again.
+    /// Updates a worker's load. <see cref="LoadReportAck.Known"/> is false when the conductor does not know the worker
+    /// (e.g. after the conductor was reactivated): the worker then registers again.
     /// </summary>
-    Task<bool> ReportLoadAsync(WorkerLoad load);
+    Task<LoadReportAck> ReportLoadAsync(WorkerLoad load);
 
     /// <summary>Chooses a worker. Throws <see cref="InferenceException"/> (Unavailable) when none is live.</summary>
     Task<PlacementDecision> PlaceAsync(PlacementRequest request);
+
+    /// <summary>
+    /// Records a placement made without asking (on the sole worker of the model, see <see cref="LoadReportAck.SoleWorker"/>)
+    /// exactly as <see cref="PlaceAsync"/> would have recorded it: in-flight count, pending prompt tokens, routed prefix.
+    /// Returns the decision <see cref="PlaceAsync"/> reports; ignored (null) when the worker is not registered.
+    /// </summary>
+    Task<PlacementDecision?> NotePlacedAsync(PlacementRequest request, string workerId);
 
     /// <summary>Tells the conductor a placed request finished (for in-flight accounting).</summary>
     Task CompleteAsync(string workerId, string requestId);

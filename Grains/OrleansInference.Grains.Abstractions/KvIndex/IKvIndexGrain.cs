@@ -33,6 +33,13 @@ public interface IKvIndexGrain : IGrainWithStringKey
     /// <summary>Replaces a worker's entries in this shard with a snapshot.</summary>
     Task ResetWorkerAsync(string workerId, IReadOnlyList<ulong> blockHashes);
 
+    /// <summary>
+    /// Pulls <paramref name="workerId"/>'s snapshot unless this shard already tracks that worker: called by the
+    /// conductor when a worker (re-)registers, so a shard that lost its state (reactivated after its silo died)
+    /// relearns even an idle worker's cached blocks.
+    /// </summary>
+    Task SyncWorkerAsync(string workerId);
+
     /// <summary>Drops a worker (dead or unregistered).</summary>
     Task RemoveWorkerAsync(string workerId);
 

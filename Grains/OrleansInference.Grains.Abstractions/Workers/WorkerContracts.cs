@@ -58,6 +58,10 @@ public sealed record WorkerLoad
     [Id(7)] public long PrefixQueryTokens { get; init; }
     /// <summary>Cumulative prompt tokens computed.</summary>
     [Id(8)] public long PrefillTokensComputed { get; init; }
+    /// <summary>Blocks kept only by the prefix cache (counted in <see cref="FreeBlocks"/>: evictable).</summary>
+    [Id(9)] public int CachedBlocks { get; init; }
+    /// <summary>Blocks held by sequences (running or preempted requests): 0 on an idle, leak-free worker.</summary>
+    public int UsedBlocks => TotalBlocks - FreeBlocks;
 }
 
 /// <summary>

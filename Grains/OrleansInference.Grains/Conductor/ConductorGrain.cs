@@ -132,8 +132,26 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
         {
             _workers[registration.WorkerId] = new WorkerEntry(registration);
             Log.WorkerRegistered(_logger, registration.WorkerId, _model, registration.Device, registration.Role.ToString());
+            _ = SyncIndexAsync(registration.WorkerId);
         }
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A worker new to this activation (first start, or re-registering after this conductor or the index lost its
+    /// state): make every index shard that does not know it pull its snapshot, so idle workers' caches are indexed too.
+    /// </summary>
+    private async Task SyncIndexAsync(string workerId)
+    {
+        var shards = Math.Max(1, _options.KvIndexShards);
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, shards).Select(s => GrainFactory.GetGrain<IKvIndexGrain>(KvShards.Key(_model, s)).SyncWorkerAsync(workerId)));
+        }
+        catch (Exception ex)
+        {
+            Log.IndexSyncFailed(_logger, ex, workerId);
+        }
     }
 
     public Task UnregisterWorkerAsync(string workerId) => RemoveWorkerAsync(workerId);
@@ -166,15 +184,24 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
         }
     }
 
-    public Task<bool> ReportLoadAsync(WorkerLoad load)
+    public Task<LoadReportAck> ReportLoadAsync(WorkerLoad load)
     {
         if (!_workers.TryGetValue(load.WorkerId, out var entry))
         {
-            return Task.FromResult(false);
+            return Task.FromResult(new LoadReportAck(false, false));
         }
         entry.Load = load;
         entry.UnreportedTokens = 0;
-        return Task.FromResult(true);
+        return Task.FromResult(new LoadReportAck(true, IsSoleWorker(entry)));
+    }
+
+    private bool IsSoleWorker(WorkerEntry entry)
+    {
+        foreach (var w in _workers.Values)
+        {
+            if (!ReferenceEquals(w, entry) && w.Registration.Role == entry.Registration.Role) return false;
+        }
+        return true;
     }
 
     public async Task<PlacementDecision> PlaceAsync(PlacementRequest request)
@@ -185,7 +212,8 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
         }
         var policy = _policy;
         var hashes = request.BlockHashes;
-        var indexRuns = policy.UsesPrefixOverlap && hashes.Count > 0
+        // With one eligible worker there is nothing to choose: its overlap (from the routed table) is only reported.
+        var indexRuns = policy.UsesPrefixOverlap && hashes.Count > 0 && CountEligible(request) > 1
             ? await PrefixOverlap.LeadingRunsAsync(GrainFactory, _model, Math.Max(1, _options.KvIndexShards), hashes)
             : null;
 
@@ -214,20 +242,50 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
         var context = new PlacementContext(request.RequestId, request.PromptTokens, blockSize, candidates, request.ExcludeWorkers);
         var choice = policy.Choose(context);
 
-        var chosen = _workers[choice.WorkerId];
+        Record(request, _workers[choice.WorkerId], context.UncachedTokens(choice.CachedBlocks), nowTicks, policy.Name);
+        Log.Placed(_logger, request.RequestId, choice.WorkerId, choice.CachedBlocks, choice.Cost, policy.Name, _time.GetElapsedTime(now).TotalMilliseconds);
+        return new PlacementDecision(choice.WorkerId, choice.CachedBlocks, policy.Name, choice.Cost);
+    }
+
+    public Task<PlacementDecision?> NotePlacedAsync(PlacementRequest request, string workerId)
+    {
+        if (!_workers.TryGetValue(workerId, out var entry))
+        {
+            return Task.FromResult<PlacementDecision?>(null);
+        }
+        var nowTicks = _time.GetUtcNow().UtcTicks;
+        ExpireInFlight(nowTicks);
+        var cachedBlocks = request.BlockHashes.Count > 0 ? _routed.LeadingRun(workerId, request.BlockHashes, nowTicks) : 0;
+        var uncached = Math.Max(0, request.PromptTokens - (long)cachedBlocks * (_blockSize ?? 16));
+        Record(request, entry, uncached, nowTicks, _policy.Name);
+        Log.Placed(_logger, request.RequestId, workerId, cachedBlocks, uncached, "sole-worker", 0);
+        return Task.FromResult<PlacementDecision?>(new PlacementDecision(workerId, cachedBlocks, _policy.Name, uncached));
+    }
+
+    /// <summary>The bookkeeping of a placement: in flight, prompt tokens the next report will show, routed prefix.</summary>
+    private void Record(PlacementRequest request, WorkerEntry chosen, long uncached, long nowTicks, string policyName)
+    {
+        var workerId = chosen.Registration.WorkerId;
         Release(request.RequestId, null);
-        var uncached = context.UncachedTokens(choice.CachedBlocks);
-        _inFlight[request.RequestId] = new InFlightJob(choice.WorkerId, nowTicks, uncached);
+        _inFlight[request.RequestId] = new InFlightJob(workerId, nowTicks, uncached);
         chosen.InFlight++;
         chosen.Placements++;
         chosen.UnreportedTokens += uncached;
-        if (hashes.Count > 0)
+        if (request.BlockHashes.Count > 0)
         {
-            _routed.Record(choice.WorkerId, chosen.Registration.TotalBlocks, hashes, nowTicks);
+            _routed.Record(workerId, chosen.Registration.TotalBlocks, request.BlockHashes, nowTicks);
         }
-        _metrics.CountPlacement(_model, policy.Name);
-        Log.Placed(_logger, request.RequestId, choice.WorkerId, choice.CachedBlocks, choice.Cost, policy.Name, _time.GetElapsedTime(now).TotalMilliseconds);
-        return new PlacementDecision(choice.WorkerId, choice.CachedBlocks, policy.Name, choice.Cost);
+        _metrics.CountPlacement(_model, policyName);
+    }
+
+    private int CountEligible(PlacementRequest request)
+    {
+        var count = 0;
+        foreach (var (id, w) in _workers)
+        {
+            if (w.Registration.Role == request.Role && !request.ExcludeWorkers.Contains(id, StringComparer.Ordinal)) count++;
+        }
+        return count;
     }
 
     private void ExpireInFlight(long nowTicks)
@@ -293,6 +351,9 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
 
         [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId}'s silo is {Status}; removing it")]
         public static partial void SiloGone(ILogger logger, string workerId, string status);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Could not make the KV index learn worker {WorkerId}'s blocks")]
+        public static partial void IndexSyncFailed(ILogger logger, Exception ex, string workerId);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Could not drop worker {WorkerId} from the KV index")]
         public static partial void IndexRemovalFailed(ILogger logger, Exception ex, string workerId);

@@ -43,10 +43,47 @@ public sealed class InferenceOptions
     public int MaxMigrations { get; set; } = 3;
 
     /// <summary>
+    /// How a moved or resumed request continues. True (the default): the new worker prefills the prompt plus the
+    /// tokens already delivered (prefix cache where present) and continues; with the (seed, position) sampler the
+    /// continuation equals the uninterrupted run's. False: the worker regenerates the sample from the prompt and the
+    /// tokens the caller already has are dropped, the very computation of the uninterrupted run, for backends whose
+    /// prefill and decode do not agree bit for bit.
+    /// </summary>
+    public bool ResumeFromDeliveredTokens { get; set; } = true;
+
+    /// <summary>
     /// How long a request waits for a live worker when the conductor knows none (e.g. just reactivated after its silo
     /// died, before workers re-register) before failing with Unavailable.
     /// </summary>
     public TimeSpan PlacementWaitForWorkers { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// When the model has a single live worker and it is on the silo of the request grain, start the job there at once
+    /// and tell the conductor in the background (same bookkeeping) instead of asking it first: placement could only
+    /// choose that worker, and the round trip would sit before the first token.
+    /// </summary>
+    public bool SoleWorkerShortcut { get; set; } = true;
+
+    /// <summary>
+    /// Keep request checkpoints in the grain storage named <c>inference-requests</c> (Redis when the silo is
+    /// configured with Redis, memory otherwise), so a request survives its request grain's silo dying: a caller that
+    /// re-attaches with the tokens it received gets the rest, generated again from the prompt plus those tokens.
+    /// </summary>
+    public bool RequestCheckpoints { get; set; } = true;
+
+    /// <summary>A running request's checkpoint is written at most this often while tokens flow (and always at start, placement and end).</summary>
+    public TimeSpan RequestCheckpointInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>...or after this many new tokens, whichever comes first.</summary>
+    public int RequestCheckpointTokens { get; set; } = 64;
+
+    /// <summary>
+    /// How long a request keeps running after its caller stopped reading without <see cref="IRequestGrain.CancelAsync"/>
+    /// (a dropped HTTP connection, a cancelled or abandoned enumeration), so the caller can re-attach (SSE
+    /// <c>Last-Event-ID</c>, the SDK's resume); it is cancelled, and its KV blocks freed, if nobody re-attached by then.
+    /// Zero cancels at once.
+    /// </summary>
+    public TimeSpan DetachedRequestGrace { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long a finished request keeps its output for callers that re-attach.</summary>
     public TimeSpan FinishedRequestTtl { get; set; } = TimeSpan.FromSeconds(60);

@@ -20,6 +20,8 @@ internal sealed partial class KvIndexGrain(IOptions<InferenceOptions> options, I
     private readonly Dictionary<ulong, List<string>> _holders = [];
     private readonly Dictionary<string, WorkerEntries> _workers = new(StringComparer.Ordinal);
     private static readonly TimeSpan SnapshotTimeout = TimeSpan.FromSeconds(5);
+    private readonly HashSet<string> _syncing = new(StringComparer.Ordinal);
+    private string _model = "";
     private int _shard;
     private int _shards;
 
@@ -31,9 +33,57 @@ internal sealed partial class KvIndexGrain(IOptions<InferenceOptions> options, I
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        (_, _shard) = KvShards.Parse(this.GetPrimaryKeyString());
+        (_model, _shard) = KvShards.Parse(this.GetPrimaryKeyString());
         _shards = Math.Max(1, options.Value.KvIndexShards);
+        // State is soft: a new activation (first use, or after its silo died) rebuilds from the live workers' snapshots
+        // in the background, so the call that activated it (often a placement lookup) does not wait.
+        _ = RebuildAsync();
         return Task.CompletedTask;
+    }
+
+    private async Task RebuildAsync()
+    {
+        IReadOnlyList<WorkerInfo> workers;
+        try
+        {
+            workers = await GrainFactory.GetGrain<IConductorGrain>(_model).GetWorkersAsync().WaitAsync(SnapshotTimeout);
+        }
+        catch (Exception ex)
+        {
+            Log.RebuildFailed(logger, ex, _shard);
+            return;
+        }
+        await Task.WhenAll(workers.Select(w => SyncWorkerAsync(w.Registration.WorkerId)));
+    }
+
+    public async Task SyncWorkerAsync(string workerId)
+    {
+        if (_workers.ContainsKey(workerId) || !_syncing.Add(workerId))
+        {
+            return;
+        }
+        try
+        {
+            KvSnapshotDto snapshot;
+            try
+            {
+                snapshot = await GrainFactory.GetGrain<IWorkerGrain>(workerId).GetKvSnapshotAsync().WaitAsync(SnapshotTimeout);
+            }
+            catch (Exception ex)
+            {
+                Log.ResyncFailed(logger, ex, _shard, workerId);
+                return;
+            }
+            // Events that arrived meanwhile started from a snapshot of their own, at least as new as this one.
+            if (!_workers.ContainsKey(workerId))
+            {
+                Reset(workerId, snapshot.BlockHashes).LastSequence = snapshot.Sequence;
+            }
+        }
+        finally
+        {
+            _syncing.Remove(workerId);
+        }
     }
 
     public async Task ApplyAsync(KvEventBatchDto batch)
@@ -169,6 +219,9 @@ internal sealed partial class KvIndexGrain(IOptions<InferenceOptions> options, I
 
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "KV index shard {Shard} could not list the live workers to rebuild from")]
+        public static partial void RebuildFailed(ILogger logger, Exception ex, int shard);
+
         [LoggerMessage(Level = LogLevel.Information, Message = "KV index shard {Shard}: worker {WorkerId} jumped from sequence {Last} to {First}; resynchronising")]
         public static partial void Gap(ILogger logger, int shard, string workerId, long last, long first);
 

@@ -13,7 +13,10 @@ internal sealed class MigrationPolicy(int maxMigrations)
     public int MaxMigrations { get; } = Math.Max(0, maxMigrations);
 
     public bool ShouldMigrate(Exception failure, int migrationsSoFar) =>
-        migrationsSoFar < MaxMigrations && IsWorkerGone(failure);
+        CanMigrate(migrationsSoFar) && IsWorkerGone(failure);
+
+    /// <summary>Whether a request that has moved <paramref name="migrationsSoFar"/> times may move again.</summary>
+    public bool CanMigrate(int migrationsSoFar) => migrationsSoFar < MaxMigrations;
 
     public static bool IsWorkerGone(Exception ex) => ex switch
     {
@@ -21,6 +24,10 @@ internal sealed class MigrationPolicy(int maxMigrations)
         ConnectionFailedException => true,
         OrleansMessageRejectionException => true,
         InferenceException { Code: InferenceErrorCode.Unavailable } => true,
+        // The worker's silo lost the stream's enumerator (it was cut off or restarted while the stream was idle), or a
+        // call to it timed out: the job is gone with it (found by the chaos run's partition step).
+        TimeoutException => true,
+        _ when ex.GetType().Name == "EnumerationAbortedException" => true,
         AggregateException { InnerExceptions.Count: 1 } a => IsWorkerGone(a.InnerExceptions[0]),
         _ => false,
     };

@@ -8,16 +8,31 @@ internal sealed partial class RequestGrain
     /// <summary>One worker job: samples FirstSample..FirstSample+Samples-1, resuming after <see cref="Resume"/>.</summary>
     private sealed record JobSpec(string JobId, int FirstSample, int Samples, IReadOnlyList<int> Resume);
 
+    /// <summary>
+    /// What a moved sample's new job starts from (see <see cref="Hosting.InferenceOptions.ResumeFromDeliveredTokens"/>):
+    /// nothing (regenerate; <see cref="Deliver"/> drops the tokens already delivered) or the delivered tokens.
+    /// </summary>
+    private IReadOnlyList<int> ResumeTokens(int sample) =>
+        _options.ResumeFromDeliveredTokens ? _delivered[sample].ToArray() : [];
+
     private IConductorGrain Conductor => GrainFactory.GetGrain<IConductorGrain>(_request!.Model);
 
-    private async Task ExecuteAsync()
+    /// <summary>A worker job id unique across migrations and activations (the engine refuses duplicates).</summary>
+    private string JobId(int sample) => _generation == 0
+        ? $"{RequestId}/{sample}/m{_migrations}"
+        : $"{RequestId}/{sample}/g{_generation}m{_migrations}";
+
+    private async Task ExecuteAsync(IReadOnlyList<JobSpec> jobs)
     {
-        var request = _request!;
         var ct = _cancel.Token;
         try
         {
-            await RunJobAsync(new JobSpec(request.RequestId, 0, request.Sampling.N, []), [], ct);
-            if (ct.IsCancellationRequested)
+            await Task.WhenAll(jobs.Select(j => RunJobAsync(j, [], ct)));
+            if (_finishedCount == _finished.Length)
+            {
+                _state = RequestState.Finished;
+            }
+            else if (ct.IsCancellationRequested)
             {
                 EndSamples(InferenceFinishReason.Cancelled, null, RequestState.Cancelled);
             }
@@ -49,6 +64,7 @@ internal sealed partial class RequestGrain
             }
         }
         Log.Ended(_logger, RequestId, _state.ToString());
+        SaveCheckpoint();
         ScheduleExpiry(_options.FinishedRequestTtl);
     }
 
@@ -71,10 +87,13 @@ internal sealed partial class RequestGrain
     }
 
     // A conductor reactivated after its silo died knows no workers until they re-register with their next load
-    // report: wait that long for one instead of failing the request.
+    // report: wait that long for one instead of failing the request. A call lost with the conductor's silo is retried.
+    private const int MaxConductorLosses = 5;
+
     private async Task<PlacementDecision> PlaceAsync(PlacementRequest placement, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + _options.PlacementWaitForWorkers;
+        var conductorLost = 0;
         while (true)
         {
             try
@@ -85,13 +104,20 @@ internal sealed partial class RequestGrain
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
             }
+            catch (Exception e) when (MigrationPolicy.IsWorkerGone(e) && !ct.IsCancellationRequested && ++conductorLost <= MaxConductorLosses)
+            {
+                // The conductor's silo died (or was cut off) under the call: it reactivates on a live silo, which then
+                // waits for workers to re-register, so the wait starts again.
+                deadline = DateTime.UtcNow + _options.PlacementWaitForWorkers;
+                await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
+            }
         }
     }
 
     private async Task RunJobAsync(JobSpec spec, IReadOnlyList<string> excluded, CancellationToken ct)
     {
         var request = _request!;
-        var decision = await PlaceAsync(new PlacementRequest
+        var (decision, noted) = await PlaceJobAsync(new PlacementRequest
         {
             RequestId = spec.JobId,
             PromptTokens = request.PromptTokenIds.Length + spec.Resume.Count,
@@ -114,12 +140,25 @@ internal sealed partial class RequestGrain
         _activeJobs[spec.JobId] = decision.WorkerId;
         try
         {
-            await foreach (var chunk in GrainFactory.GetGrain<IWorkerGrain>(decision.WorkerId).RunAsync(job, ct))
+            // Cancelled while being placed: the conductor counted the job, the finally below releases it.
+            ct.ThrowIfCancellationRequested();
+            SaveCheckpoint();
+            await foreach (var chunk in OpenWorkerStream(decision.WorkerId, job, ct))
             {
+                if (chunk.FinishReason == InferenceFinishReason.Cancelled && !ct.IsCancellationRequested)
+                {
+                    // Nobody here cancelled it: the worker's engine stopped (its silo is shutting down).
+                    Deliver(chunk with { FinishReason = null, Usage = null });
+                    throw new InferenceException(InferenceErrorCode.Unavailable, $"Worker {decision.WorkerId} stopped job {spec.JobId} (its engine shut down).");
+                }
                 Deliver(chunk);
             }
+            if (!ct.IsCancellationRequested && AnyOpen(spec))
+            {
+                throw new InferenceException(InferenceErrorCode.Unavailable, $"Worker {decision.WorkerId}'s stream of job {spec.JobId} ended before its samples finished.");
+            }
         }
-        catch (Exception ex) when (!ct.IsCancellationRequested && _migration.ShouldMigrate(ex, _migrations))
+        catch (Exception ex) when (!ct.IsCancellationRequested && MigrationPolicy.IsWorkerGone(ex))
         {
             failure = ex;
         }
@@ -127,33 +166,53 @@ internal sealed partial class RequestGrain
         {
             _activeJobs.Remove(spec.JobId);
             // Awaited so the conductor's in-flight count is right before this request's caller sees the end.
-            await CompleteJobAsync(decision.WorkerId, spec.JobId);
+            await CompleteJobAsync(decision.WorkerId, spec.JobId, noted);
         }
         if (failure is null)
         {
             return;
         }
+        if (!_migration.CanMigrate(_migrations))
+        {
+            throw new InferenceException(InferenceErrorCode.Unavailable,
+                $"Request {RequestId}: worker {decision.WorkerId} failed and the request has already moved {_migrations} time(s), the limit (Inference:MaxMigrations = {_migration.MaxMigrations}); giving up. Cause: {failure.Message}");
+        }
 
         _migrations++;
         _metrics.CountMigration(request.Model);
         Log.Migrating(_logger, failure, RequestId, decision.WorkerId, _migrations);
+        var detected = _time.GetTimestamp();
         var stillExcluded = excluded.Append(decision.WorkerId).ToArray();
         var resumed = new List<Task>();
         for (var i = spec.FirstSample; i < spec.FirstSample + spec.Samples; i++)
         {
             if (!_finished[i])
             {
-                var id = $"{request.RequestId}/{i}/m{_migrations}";
-                resumed.Add(RunJobAsync(new JobSpec(id, i, 1, _delivered[i].ToArray()), stillExcluded, ct));
+                _recoveringSince[i] = detected;
+                resumed.Add(RunJobAsync(new JobSpec(JobId(i), i, 1, ResumeTokens(i)), stillExcluded, ct));
             }
         }
         await Task.WhenAll(resumed);
     }
 
-    private async Task CompleteJobAsync(string workerId, string jobId)
+    private bool AnyOpen(JobSpec spec)
+    {
+        for (var i = spec.FirstSample; i < spec.FirstSample + spec.Samples; i++)
+        {
+            if (!_finished[i]) return true;
+        }
+        return false;
+    }
+
+    private async Task CompleteJobAsync(string workerId, string jobId, Task? noted)
     {
         try
         {
+            if (noted is not null)
+            {
+                // The placement must be recorded before its completion, or the in-flight count would never drop.
+                await noted;
+            }
             await Conductor.CompleteAsync(workerId, jobId);
         }
         catch (Exception ex)
@@ -191,6 +250,14 @@ internal sealed partial class RequestGrain
             }
             _lastTokenAt[i] = now;
             _delivered[i].AddRange(fresh.TokenIds);
+            _tokensSinceCheckpoint += fresh.TokenIds.Count;
+            if (_recoveringSince[i] != 0)
+            {
+                var recovery = _time.GetElapsedTime(_recoveringSince[i], now);
+                _recoveringSince[i] = 0;
+                _recoveryMs.Add(recovery.TotalMilliseconds);
+                _metrics.RecordRecoveryTime(_request!.Model, recovery);
+            }
         }
         if (chunk.Usage is { } workerUsage && _cachedPromptTokens < 0)
         {
@@ -200,6 +267,7 @@ internal sealed partial class RequestGrain
         if (fresh.FinishReason is not null)
         {
             _finished[i] = true;
+            _finishReasons[i] = fresh.FinishReason;
             if (++_finishedCount == _finished.Length)
             {
                 usage = new UsageInfo(_request!.PromptTokenIds.Length, _delivered.Sum(d => d.Count), Math.Max(0, _cachedPromptTokens),
@@ -207,5 +275,6 @@ internal sealed partial class RequestGrain
             }
         }
         _log!.Append(fresh with { RequestId = RequestId, Usage = usage });
+        SaveCheckpoint(force: fresh.FinishReason is not null);
     }
 }

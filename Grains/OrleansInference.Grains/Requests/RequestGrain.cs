@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Placement;
+using Orleans.Storage;
 using OrleansInference.Grains.Hosting;
 using OrleansInference.Grains.Workers;
 
@@ -33,7 +34,17 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
     private RequestState _state = RequestState.New;
     private List<int>[] _delivered = [];
     private bool[] _finished = [];
+    private InferenceFinishReason?[] _finishReasons = [];
     private long[] _lastTokenAt = [];
+    private long[] _recoveringSince = [];
+    private readonly List<double> _recoveryMs = [];
+    private Task? _init;
+    private RequestCheckpointStore? _checkpoints;
+    private bool _checkpointsResolved;
+    private int _generation;
+    private int _tokensSinceCheckpoint;
+    private long _lastCheckpointAt;
+    private bool _deactivating;
     private int _finishedCount;
     private string? _workerId;
     private int _migrations;
@@ -62,7 +73,9 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
         ArgumentNullException.ThrowIfNull(request);
         if (_log is null)
         {
-            await StartAsync(request);
+            // Concurrent first calls (reentrant grain) share one start or resume; preparing may await (a silo without
+            // the model asks a worker elsewhere), so a second caller meanwhile waits for the same start.
+            await (_init ??= InitializeAsync(request, receivedTokens));
         }
         else if (!string.Equals(request.Model, _request!.Model, StringComparison.Ordinal))
         {
@@ -87,13 +100,31 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
         finally
         {
             // The latest caller owns the request: when it stops reading (cancels, or its enumerator is disposed, which
-            // Orleans also reports as cancellation) the request ends. An earlier caller that was superseded by a
-            // re-attach (a dropped connection) leaves it running.
+            // Orleans also reports as cancellation) the request ends, unless a caller re-attaches within the grace (a
+            // dropped connection being resumed). An earlier caller superseded by a re-attach leaves it running.
             if (!completed && !_log!.IsCompleted && me == _subscribers)
             {
-                _ = CancelRunAsync("the caller stopped reading");
+                _ = CancelIfNotReattachedAsync(me);
             }
         }
+    }
+
+    private async Task InitializeAsync(InferenceRequest request, IReadOnlyList<int>? receivedTokens)
+    {
+        // Only a caller that already received output can be resuming a request whose grain died: a brand-new request
+        // never waits for storage.
+        if (receivedTokens is not null && await TryResumeAsync(request, receivedTokens))
+        {
+            return;
+        }
+        if (receivedTokens is not null && receivedTokens.Any(c => c > 0) && request.Sampling is { Seed: null, Temperature: > 0 })
+        {
+            _state = RequestState.Failed;
+            _error = $"Request '{RequestId}' is not known to the cluster any more (no checkpoint) and has no seed, so the rest of its output cannot be reproduced; send it again as a new request.";
+            DeactivateOnIdle();
+            throw new InferenceException(InferenceErrorCode.Unavailable, _error);
+        }
+        await StartAsync(request);
     }
 
     private async Task StartAsync(InferenceRequest request)
@@ -102,11 +133,9 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
         var engine = _host.FindEngine(request.Model);
         try
         {
-            if (engine is null)
-            {
-                await ThrowModelNotHereAsync(request.Model);
-            }
-            _request = RequestValidator.Prepare(RequestId, request, engine!, () => (ulong)Random.Shared.NextInt64());
+            _request = engine is not null
+                ? RequestValidator.Prepare(RequestId, request, engine, () => (ulong)Random.Shared.NextInt64())
+                : await PrepareElsewhereAsync(request);
         }
         catch (InferenceException ex)
         {
@@ -116,31 +145,40 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
             DeactivateOnIdle();
             throw;
         }
-        var n = _request.Sampling.N;
-        _delivered = Enumerable.Range(0, n).Select(_ => new List<int>()).ToArray();
-        _finished = new bool[n];
-        _lastTokenAt = new long[n];
+        InitSamples(_request.Sampling.N);
         _log = new ChunkLog();
         _state = RequestState.Queued;
-        _ = ExecuteAsync();
+        SaveCheckpoint();
+        _ = ExecuteAsync([new JobSpec(_request.RequestId, 0, _request.Sampling.N, [])]);
     }
 
-    private async Task ThrowModelNotHereAsync(string model)
+    private void InitSamples(int n)
     {
-        if (string.IsNullOrWhiteSpace(model))
-        {
-            throw new InferenceException(InferenceErrorCode.InvalidRequest, "model is required.", "model");
-        }
-        var workers = await GrainFactory.GetGrain<IConductorGrain>(model).GetWorkersAsync();
-        if (workers.Count == 0)
-        {
-            throw new InferenceException(InferenceErrorCode.ModelNotFound, $"The model '{model}' does not exist.", "model");
-        }
-        throw new InferenceException(InferenceErrorCode.Unavailable,
-            $"The model '{model}' is not hosted on the silo that received this request; send it to a silo that serves it.", "model");
+        _delivered = Enumerable.Range(0, n).Select(_ => new List<int>()).ToArray();
+        _finished = new bool[n];
+        _finishReasons = new InferenceFinishReason?[n];
+        _lastTokenAt = new long[n];
+        _recoveringSince = new long[n];
     }
 
     public async Task CancelAsync() => await CancelRunAsync("cancelled");
+
+    /// <summary>
+    /// The latest caller stopped reading without cancelling the request: keep it for
+    /// <see cref="InferenceOptions.DetachedRequestGrace"/> so that caller can re-attach, then cancel it.
+    /// </summary>
+    private async Task CancelIfNotReattachedAsync(int subscriber)
+    {
+        var grace = _options.DetachedRequestGrace;
+        if (grace > TimeSpan.Zero)
+        {
+            await Task.Delay(grace, _time);
+        }
+        if (subscriber == _subscribers)
+        {
+            await CancelRunAsync("the caller stopped reading and did not re-attach");
+        }
+    }
 
     private async Task CancelRunAsync(string reason)
     {
@@ -163,16 +201,44 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
     }
 
     public Task<RequestStatus> GetStatusAsync() =>
-        Task.FromResult(new RequestStatus(_state, _delivered.Select(d => d.Count).ToArray(), _workerId, _migrations, _error));
+        Task.FromResult(new RequestStatus(_state, _delivered.Select(d => d.Count).ToArray(), _workerId, _migrations, _error)
+        {
+            RecoveryTimesMs = _recoveryMs.ToArray(),
+            Resumes = _generation,
+            FinishReasons = _finishReasons.ToArray(),
+        });
 
     private void ScheduleExpiry(TimeSpan after)
     {
         _expiry?.Dispose();
-        _expiry = this.RegisterGrainTimer(_ =>
+        _expiry = this.RegisterGrainTimer(async _ =>
         {
+            // The output is no longer kept, so neither is the checkpoint (Redis would otherwise keep it forever).
+            if (Checkpoints is { } store)
+            {
+                await store.ClearAsync();
+            }
             DeactivateOnIdle();
-            return Task.CompletedTask;
         }, after, Timeout.InfiniteTimeSpan);
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_log is { IsCompleted: false } && Checkpoints is { } store)
+        {
+            // The silo is shutting down (or the grain is being moved) mid-request: leave the newest checkpoint for the
+            // activation a re-attaching caller will create, and stop writing terminal states the caller never chose.
+            SaveCheckpoint(force: true);
+            _deactivating = true;
+            try
+            {
+                await store.FlushAsync().WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        await base.OnDeactivateAsync(reason, cancellationToken);
     }
 
     private static partial class Log
@@ -186,6 +252,9 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
         [LoggerMessage(Level = LogLevel.Information, Message = "Request {RequestId} cancelled: {Reason}")]
         public static partial void Cancelling(ILogger logger, string requestId, string reason);
 
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId}: the conductor could not record its placement")]
+        public static partial void NoteFailed(ILogger logger, Exception ex, string requestId);
+
         [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId}: aborting its worker job failed")]
         public static partial void AbortFailed(ILogger logger, Exception ex, string requestId);
 
@@ -194,6 +263,12 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} failed")]
         public static partial void Failed(ILogger logger, Exception ex, string requestId);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "Request {RequestId} resumed from its checkpoint (generation {Generation}, delivered {Delivered}, received {Received})")]
+        public static partial void Resumed(ILogger logger, string requestId, int generation, string delivered, string received);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId}: reading its checkpoint failed; starting it as new")]
+        public static partial void CheckpointReadFailed(ILogger logger, Exception ex, string requestId);
 
         [LoggerMessage(Level = LogLevel.Debug, Message = "Request {RequestId} ended {State}")]
         public static partial void Ended(ILogger logger, string requestId, string state);

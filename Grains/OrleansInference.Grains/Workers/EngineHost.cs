@@ -51,6 +51,22 @@ internal sealed partial class EngineHost : ILifecycleParticipant<ISiloLifecycle>
         return null;
     }
 
+    /// <summary>
+    /// The worker of <paramref name="model"/> on this silo when it is the only live worker of that model in the cluster
+    /// (as of its last load report), else null.
+    /// </summary>
+    public HostedWorker? FindSoleWorker(string model)
+    {
+        HostedWorker? found = null;
+        foreach (var w in _workers.Values)
+        {
+            if (w.Key.Model != model) continue;
+            if (found is not null) return null;
+            found = w;
+        }
+        return found is { IsSoleWorker: true } ? found : null;
+    }
+
     public void Participate(ISiloLifecycle lifecycle)
     {
         lifecycle.Subscribe(nameof(EngineHost), ServiceLifecycleStage.ApplicationServices, CreateEnginesAsync, DisposeEnginesAsync);

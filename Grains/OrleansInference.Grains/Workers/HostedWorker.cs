@@ -18,6 +18,7 @@ internal sealed partial class HostedWorker : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
     private bool _rejected;
+    private volatile bool _sole;
 
     public HostedWorker(WorkerKey key, IInferenceEngine engine, WorkerRole role, IGrainFactory grains, int kvShards,
         TimeSpan loadInterval, TimeSpan kvFlushInterval, ILogger logger)
@@ -52,6 +53,22 @@ internal sealed partial class HostedWorker : IAsyncDisposable
 
     public WorkerRegistration Registration { get; }
 
+    /// <summary>
+    /// Whether the conductor's last answer said this is the only live worker of its model and role (so placement can
+    /// only choose it). Stale by at most one load report; false until known and after a failed report.
+    /// </summary>
+    public bool IsSoleWorker
+    {
+        get => _sole;
+        private set => _sole = value;
+    }
+
+    private bool Acknowledge(LoadReportAck ack)
+    {
+        IsSoleWorker = ack.Known && ack.SoleWorker;
+        return ack.Known;
+    }
+
     public WorkerLoad GetLoad() => JobMapping.ToWorkerLoad(Id, Engine.GetLoad());
 
     /// <summary>Asks for a load report soon (several requests coalesce into one report).</summary>
@@ -85,7 +102,7 @@ internal sealed partial class HostedWorker : IAsyncDisposable
                 {
                     registered = await RegisterAsync().ConfigureAwait(false);
                 }
-                else if (!await Conductor.ReportLoadAsync(GetLoad()).ConfigureAwait(false))
+                else if (!Acknowledge(await Conductor.ReportLoadAsync(GetLoad()).ConfigureAwait(false)))
                 {
                     Log.Reregistering(_logger, Id);
                     registered = await RegisterAsync().ConfigureAwait(false);
@@ -93,6 +110,7 @@ internal sealed partial class HostedWorker : IAsyncDisposable
             }
             catch (Exception ex) when (!ct.IsCancellationRequested)
             {
+                IsSoleWorker = false;
                 Log.ReportFailed(_logger, ex, Id);
             }
             try
@@ -119,7 +137,7 @@ internal sealed partial class HostedWorker : IAsyncDisposable
             Log.Rejected(_logger, Id, ex.Message);
             return false;
         }
-        await Conductor.ReportLoadAsync(GetLoad()).ConfigureAwait(false);
+        Acknowledge(await Conductor.ReportLoadAsync(GetLoad()).ConfigureAwait(false));
         Log.Registered(_logger, Id, Registration.Device, Registration.TotalBlocks);
         return true;
     }
@@ -127,6 +145,7 @@ internal sealed partial class HostedWorker : IAsyncDisposable
     /// <summary>Stops reporting and forwarding, then unregisters (best effort: the conductor also watches membership).</summary>
     public async Task StopAsync(CancellationToken ct)
     {
+        IsSoleWorker = false;
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
         await _forwarder.DisposeAsync().ConfigureAwait(false);

@@ -63,5 +63,6 @@ internal static class JobMapping
         PrefixHitTokens = l.PrefixHitTokens,
         PrefixQueryTokens = l.PrefixQueryTokens,
         PrefillTokensComputed = l.PrefillTokensComputed,
+        CachedBlocks = l.CachedBlocks,
     };
 }

@@ -1,7 +1,7 @@
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 using OrleansInference.Grains.Placement;
+using OrleansInference.Grains.Requests;
 using OrleansInference.Native;
 
 namespace OrleansInference.Grains.Workers;
@@ -12,7 +12,7 @@ namespace OrleansInference.Grains.Workers;
 /// </summary>
 [SiloPinnedPlacement]
 [Reentrant]
-internal sealed partial class WorkerGrain(EngineHost host, ILogger<WorkerGrain> logger) : Grain, IWorkerGrain
+internal sealed class WorkerGrain(EngineHost host, ILogger<WorkerGrain> logger) : Grain, IWorkerGrain, IRequestPreparation
 {
     private HostedWorker _worker = null!;
 
@@ -28,83 +28,11 @@ internal sealed partial class WorkerGrain(EngineHost host, ILogger<WorkerGrain> 
 
     private IInferenceEngine Engine => _worker.Engine;
 
-    public async IAsyncEnumerable<TokenChunk> RunAsync(WorkerJob job, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        GenerationStream stream;
-        try
-        {
-            stream = Engine.Submit(JobMapping.ToGenerationRequest(job));
-        }
-        catch (EngineRequestException ex)
-        {
-            throw new InferenceException(JobMapping.ToErrorCode(ex.Kind), ex.Message, ex.Parameter);
-        }
-        // No report at submission: the conductor already counts this job in flight, and a report now would compete
-        // with the prefill for the CPU. The report after the job (below) and the periodic one keep the load fresh.
-        Log.JobStarted(logger, _worker.Id, job.RequestId, job.PromptTokenIds.Count, job.Sampling.N);
+    public IAsyncEnumerable<TokenChunk> RunAsync(WorkerJob job, CancellationToken cancellationToken = default) =>
+        JobStream.RunAsync(_worker, job, logger, cancellationToken);
 
-        var offsets = new Dictionary<int, int>();
-        var samples = Math.Max(1, job.Sampling.N);
-        var finished = 0;
-        var completion = 0;
-        int? cached = null;
-        var firstToken = TimeSpan.Zero;
-        // Enumerating the engine's stream inside this iterator means that when the caller stops (cancellation, or an
-        // abandoned enumerator being disposed), the stream's own finally aborts the request in the engine.
-        try
-        {
-            await foreach (var u in stream.WithCancellation(cancellationToken))
-            {
-                cached ??= u.CachedPromptTokens;
-                if (!offsets.TryGetValue(u.SampleIndex, out var offset))
-                {
-                    offset = job.ResumeOutputTokenIds.Count;
-                }
-                offsets[u.SampleIndex] = offset + u.TokenIds.Count;
-                completion += u.TokenIds.Count;
-                if (firstToken == TimeSpan.Zero && u.TokenIds.Count > 0)
-                {
-                    firstToken = u.Elapsed;
-                }
-                UsageInfo? usage = null;
-                if (u.FinishReason is not null && ++finished == samples)
-                {
-                    usage = new UsageInfo(job.PromptTokenIds.Count, completion, cached ?? 0, (u.Timings?.FirstToken ?? firstToken).TotalMilliseconds, 0);
-                }
-                yield return new TokenChunk
-                {
-                    RequestId = job.RequestId,
-                    Index = u.SampleIndex,
-                    Offset = offset,
-                    TokenIds = u.TokenIds,
-                    Text = u.Text,
-                    Logprobs = u.Logprobs is null ? null : ToDto(u.Logprobs),
-                    FinishReason = JobMapping.ToFinishReason(u.FinishReason),
-                    Error = u.Error,
-                    Usage = usage,
-                    WorkerId = _worker.Id,
-                };
-            }
-        }
-        finally
-        {
-            _worker.NotifyLoadChanged();
-        }
-    }
-
-    private List<PositionLogprobsDto> ToDto(IReadOnlyList<PositionLogprobs> logprobs)
-    {
-        var result = new List<PositionLogprobsDto>(logprobs.Count);
-        foreach (var p in logprobs)
-        {
-            var top = new List<TokenLogprobDto>(p.Top.Count);
-            foreach (var t in p.Top) top.Add(ToDto(t));
-            result.Add(new PositionLogprobsDto(ToDto(p.Chosen), top));
-        }
-        return result;
-    }
-
-    private TokenLogprobDto ToDto(TokenLogprob t) => new(t.TokenId, t.Logprob, Engine.Tokenizer.Decode([t.TokenId], skipSpecialTokens: false));
+    public Task<PreparedRequest> PrepareAsync(string requestId, InferenceRequest request) =>
+        Task.FromResult(RequestValidator.Prepare(requestId, request, Engine, () => (ulong)Random.Shared.NextInt64()));
 
     public Task AbortAsync(string requestId)
     {
@@ -137,11 +65,5 @@ internal sealed partial class WorkerGrain(EngineHost host, ILogger<WorkerGrain> 
         {
             throw new InferenceException(InferenceErrorCode.InvalidRequest, ex.Message, "payload");
         }
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(Level = LogLevel.Debug, Message = "Worker {WorkerId} runs {RequestId} ({PromptTokens} prompt tokens, n={N})")]
-        public static partial void JobStarted(ILogger logger, string workerId, string requestId, int promptTokens, int n);
     }
 }

@@ -21,6 +21,9 @@ internal static class OrleansSiloSetup
             {
                 var redis = ConfigurationOptions.Parse(options.Redis);
                 silo.UseRedisClustering(o => o.ConfigurationOptions = redis);
+                // Request checkpoints outlive any silo only in shared storage (AddInference falls back to memory).
+                // A finished request's checkpoint is cleared when its grain lets the output go (Inference:FinishedRequestTtl).
+                silo.AddRedisGrainStorage(InferenceSiloExtensions.RequestCheckpointStorageName, o => o.ConfigurationOptions = redis);
                 ConfigureEndpoints(silo, options);
             }
             else

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting;
 using Orleans.Dashboard;
 using OrleansInference.Silo.Http;
+using OrleansInference.Silo.Http.Admin;
 using OrleansInference.Silo.Http.Errors;
 using OrleansInference.Silo.Http.Inference;
 using OrleansInference.Silo.Http.KServe;
@@ -77,6 +78,7 @@ public static class SiloHost
             api => api.UseMiddleware<ApiExceptionMiddleware>());
         app.MapOpenAiApi();
         app.MapKServeApi();
+        app.MapAdminApi();
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         app.MapInferenceMetrics();
         app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<StartupBanner>().Log());

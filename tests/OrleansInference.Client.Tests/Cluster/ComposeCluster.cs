@@ -99,6 +99,14 @@ public sealed partial class ComposeCluster : IAsyncDisposable
     public Task ConnectAsync(ComposeSilo silo, CancellationToken cancellationToken = default) =>
         PodmanAsync(cancellationToken, "network", "connect", Network, silo.Container);
 
+    /// <summary>Starts a silo's container again (after it was killed, or ended itself on being declared dead).</summary>
+    public Task RestartAsync(ComposeSilo silo, CancellationToken cancellationToken = default) =>
+        PodmanAsync(cancellationToken, "start", silo.Container);
+
+    /// <summary>Whether a silo's container is running.</summary>
+    public async Task<bool> IsRunningAsync(ComposeSilo silo, CancellationToken cancellationToken = default) =>
+        (await PodmanAsync(cancellationToken, "inspect", "--format", "{{.State.Running}}", silo.Container)).Trim() == "true";
+
     /// <summary>
     /// Host names (service names) of the silos the membership table lists as active. The containers' gateways advertise
     /// the containers' own addresses, so an Orleans client outside cannot use them: the table is read from Redis.

@@ -32,7 +32,7 @@ public sealed class ControlPlaneTests(InferenceClusterFixture fixture) : IClassF
     [Fact]
     public async Task UnknownWorkersAreToldToRegister()
     {
-        Assert.False(await fixture.Conductor.ReportLoadAsync(new WorkerLoad { WorkerId = "nobody" }));
+        Assert.False((await fixture.Conductor.ReportLoadAsync(new WorkerLoad { WorkerId = "nobody" })).Known);
     }
 
     [Fact]

@@ -19,6 +19,14 @@ public class InferenceClusterFixture : IAsyncLifetime
 
     protected virtual short Silos => 3;
 
+    /// <summary>Workers the cluster has once every silo has started (one per silo unless a fixture says otherwise).</summary>
+    protected virtual int ExpectedWorkers => Silos;
+
+    /// <summary>Per-silo changes to <see cref="ConfigureInference"/> (e.g. a silo that serves no model).</summary>
+    protected virtual void ConfigureSilo(string siloName, InferenceOptions options)
+    {
+    }
+
     public InProcessTestCluster Cluster { get; private set; } = null!;
 
     public IClusterClient Client => Cluster.Client;
@@ -32,14 +40,19 @@ public class InferenceClusterFixture : IAsyncLifetime
         o.Engine.CpuThreads = 1;
         o.Engine.MaxModelLength = 2048;
         o.LoadReportInterval = TimeSpan.FromMilliseconds(200);
+        o.DetachedRequestGrace = TimeSpan.FromMilliseconds(300);
     }
 
     public async ValueTask InitializeAsync()
     {
         var builder = new InProcessTestClusterBuilder(Silos);
-        builder.ConfigureSilo((_, silo) =>
+        builder.ConfigureSilo((siloOptions, silo) =>
         {
-            silo.AddInference(configure: ConfigureInference);
+            silo.AddInference(configure: o =>
+            {
+                ConfigureInference(o);
+                ConfigureSilo(siloOptions.SiloName, o);
+            });
             silo.Configure<ClusterMembershipOptions>(m =>
             {
                 m.ProbeTimeout = TimeSpan.FromSeconds(1);
@@ -49,7 +62,7 @@ public class InferenceClusterFixture : IAsyncLifetime
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();
-        await WaitForWorkersAsync(Silos, TimeSpan.FromSeconds(30));
+        await WaitForWorkersAsync(ExpectedWorkers, TimeSpan.FromSeconds(30));
     }
 
     public async Task<IReadOnlyList<WorkerInfo>> WaitForWorkersAsync(int count, TimeSpan timeout)

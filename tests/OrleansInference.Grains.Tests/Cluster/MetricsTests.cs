@@ -38,12 +38,12 @@ public sealed class MetricsTests(InferenceClusterFixture fixture) : IClassFixtur
         listener.RecordObservableInstruments();
 
         var names = measurements.Select(m => m.Name).ToHashSet();
-        Assert.Contains(measurements, m => m.Name == "orleans_inference_time_to_first_token_seconds" && m.Value > 0 && m.Value < 30);
-        Assert.Contains(measurements, m => m.Name == "orleans_inference_inter_token_latency_seconds" && m.Value >= 0);
-        Assert.Contains(measurements, m => m.Name == "orleans_inference_placements_total" && m.Policy == "cache-aware");
-        Assert.Contains("orleans_inference_requests_waiting", names);
-        Assert.Contains("orleans_inference_kv_cache_usage_ratio", names);
-        Assert.Contains(measurements, m => m.Name == "orleans_inference_prefix_cache_queries_total" && m.Value >= 48);
-        Assert.Contains("orleans_inference_prefix_cache_hits_total", names);
+        Assert.Contains(measurements, m => m.Name == "orleans_inference.time_to_first_token" && m.Value > 0 && m.Value < 30);
+        Assert.Contains(measurements, m => m.Name == "orleans_inference.inter_token_latency" && m.Value >= 0);
+        Assert.Contains(measurements, m => m.Name == "orleans_inference.placements" && m.Policy == "cache-aware");
+        Assert.Contains("orleans_inference.requests_waiting", names);
+        Assert.Contains("orleans_inference.kv_cache_usage_ratio", names);
+        Assert.Contains(measurements, m => m.Name == "orleans_inference.prefix_cache_queries" && m.Value >= 48);
+        Assert.Contains("orleans_inference.prefix_cache_hits", names);
     }
 }

@@ -34,7 +34,7 @@ public sealed class ConfigurationTests
     public void An_unknown_device_is_refused_before_the_silo_starts(string device)
     {
         var e = Assert.Throws<SiloConfigurationException>(() => SiloHost.CreateBuilder(["--device", device]));
-        Assert.Equal($"Inference:Engine:Device (--device): Unknown device '{device}': use cpu, cuda or cuda:N.", e.Message);
+        Assert.Equal($"Inference:Engine:Device (--device): Unknown device '{device}': use cpu, cuda, cuda:N or cuda:N,M,...", e.Message);
     }
 
     [Theory]

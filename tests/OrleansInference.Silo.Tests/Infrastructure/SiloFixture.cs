@@ -39,6 +39,7 @@ public class SiloFixture : IAsyncLifetime
             ["Inference:Engine:Device"] = "cpu",
             ["Inference:Engine:NumBlocks"] = "256",
             ["Inference:Engine:CpuThreads"] = "1",
+            ["Inference:DetachedRequestGrace"] = "00:00:02",
             ["Http:MaxRequestBodyBytes"] = "65536",
             ["Serilog:MinimumLevel:Default"] = "Warning",
             ["Serilog:MinimumLevel:Override:Microsoft.Hosting.Lifetime"] = "Warning",

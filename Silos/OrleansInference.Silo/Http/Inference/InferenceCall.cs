@@ -16,7 +16,9 @@ internal sealed partial class InferenceCall : IAsyncDisposable
     private readonly InferenceHttpMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly TimeSpan _cancelTimeout;
+    private readonly CancellationToken _clientAborted;
     private readonly ILogger _logger;
+    private readonly bool _cancelOnDisconnect;
     private TokenChunk? _first;
     private bool _hasFirst;
     private bool _completed;
@@ -24,8 +26,11 @@ internal sealed partial class InferenceCall : IAsyncDisposable
     private long _lastTokenAt;
 
     public InferenceCall(string requestId, string model, IRequestGrain grain, IAsyncEnumerator<TokenChunk> enumerator, long started,
-        InferenceHttpMetrics metrics, TimeProvider time, TimeSpan cancelTimeout, ILogger logger)
+        InferenceHttpMetrics metrics, TimeProvider time, TimeSpan cancelTimeout, ILogger logger, CancellationToken clientAborted = default,
+        bool cancelOnDisconnect = true)
     {
+        _clientAborted = clientAborted;
+        _cancelOnDisconnect = cancelOnDisconnect;
         RequestId = requestId;
         _model = model;
         _grain = grain;
@@ -108,7 +113,11 @@ internal sealed partial class InferenceCall : IAsyncDisposable
             // turn a response that was fully written into an aborted connection.
             LogDisposeFailed(_logger, RequestId, ex.GetType().Name);
         }
-        if (!_completed)
+        // A client that named its request and whose connection dropped may come back with Last-Event-ID: the request
+        // grain keeps the request for Inference:DetachedRequestGrace and cancels it then if nobody re-attached. Any
+        // other client going away, or a call that ended here for another reason (a failure while writing), is
+        // cancelled now.
+        if (!_completed && (_cancelOnDisconnect || !_clientAborted.IsCancellationRequested))
         {
             await CancelGrainAsync();
         }

@@ -15,14 +15,17 @@ internal sealed partial class InferenceGateway(
     /// <summary>
     /// Starts (or re-attaches to) request <paramref name="requestId"/> and waits for its first chunk, so that a refusal
     /// (bad input, full queue, no worker) surfaces as an exception before any response byte is written.
+    /// <paramref name="resumable"/>: the client named the request and may resume it after a dropped connection, so a
+    /// disconnect leaves the cancellation to the request grain's <c>Inference:DetachedRequestGrace</c>.
     /// </summary>
     public async Task<InferenceCall> StartAsync(
-        string requestId, InferenceRequest request, IReadOnlyList<int>? receivedTokens, CancellationToken aborted)
+        string requestId, InferenceRequest request, IReadOnlyList<int>? receivedTokens, CancellationToken aborted, bool resumable = false)
     {
         var grain = grains.GetGrain<IRequestGrain>(requestId);
         var started = time.GetTimestamp();
         var enumerator = grain.GenerateAsync(request, receivedTokens, aborted).GetAsyncEnumerator(aborted);
-        var call = new InferenceCall(requestId, request.Model, grain, enumerator, started, metrics, time, options.Value.CancelTimeout, logger);
+        var call = new InferenceCall(requestId, request.Model, grain, enumerator, started, metrics, time, options.Value.CancelTimeout, logger,
+            aborted, cancelOnDisconnect: !resumable);
         try
         {
             await call.PrefetchAsync();

@@ -33,6 +33,9 @@ internal static class RequestIds
         return id;
     }
 
+    /// <summary>Whether <paramref name="id"/> is a usable request id (as <see cref="Header"/> would accept).</summary>
+    public static bool IsValid(string id) => id.Length is > 0 and <= MaxLength && id.All(IsAllowed);
+
     /// <summary>True when the client named the request itself.</summary>
     public static bool IsClientSupplied(HttpContext context) => !string.IsNullOrEmpty(context.Request.Headers[Header]);
 

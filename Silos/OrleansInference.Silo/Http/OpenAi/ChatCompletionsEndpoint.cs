@@ -22,7 +22,8 @@ internal sealed class ChatCompletionsEndpoint(
         var model = models.Resolve(dto.Model);
         var call = OpenAiRequestMapper.MapChat(dto, model, limits);
         var resumed = RequestBody.ResumeCounts(context, limits.MaxSamples);
-        await using var running = await gateway.StartAsync(requestId, call.Request, resumed, context.RequestAborted);
+        await using var running = await gateway.StartAsync(requestId, call.Request, resumed, context.RequestAborted,
+            resumable: call.Stream && RequestIds.IsClientSupplied(context));
 
         var id = "chatcmpl-" + requestId;
         var created = time.GetUtcNow().ToUnixTimeSeconds();

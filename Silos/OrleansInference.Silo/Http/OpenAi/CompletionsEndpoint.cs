@@ -21,7 +21,9 @@ internal sealed class CompletionsEndpoint(
         var model = models.Resolve(dto.Model);
         var call = OpenAiRequestMapper.MapCompletion(dto, model, limits);
         var resumed = RequestBody.ResumeCounts(context, limits.MaxSamples);
-        await using var running = await gateway.StartAsync(requestId, call.Request, resumed, context.RequestAborted);
+        var returnTokenIds = dto.ReturnTokenIds ?? false;
+        await using var running = await gateway.StartAsync(requestId, call.Request, resumed, context.RequestAborted,
+            resumable: call.Stream && RequestIds.IsClientSupplied(context));
 
         var id = "cmpl-" + requestId;
         var created = time.GetUtcNow().ToUnixTimeSeconds();
@@ -29,7 +31,8 @@ internal sealed class CompletionsEndpoint(
         {
             var (samples, usage) = await SampleOutputs.CollectAsync(running, call.Request.Sampling.N);
             var choices = samples.Select(s => new CompletionChoiceDto(
-                s.Index, s.Text, LogprobsMapper.ToCompletion(s.Logprobs, 0), OpenAiFinishReasons.ToOpenAi(s.FinishReason))).ToList();
+                s.Index, s.Text, LogprobsMapper.ToCompletion(s.Logprobs, 0), OpenAiFinishReasons.ToOpenAi(s.FinishReason),
+                returnTokenIds ? s.TokenIds : null)).ToList();
             var response = new CompletionResponseDto(id, ObjectName, created, model.Id, choices, OpenAiFinishReasons.ToUsage(usage));
             await Results.Json(response, OpenAiJsonContext.Default.CompletionResponseDto).ExecuteAsync(context);
             return;
@@ -44,7 +47,7 @@ internal sealed class CompletionsEndpoint(
                 var offset = textOffsets.GetValueOrDefault(chunk.Index);
                 textOffsets[chunk.Index] = offset + chunk.Text.Length;
                 var choice = new CompletionChoiceDto(chunk.Index, chunk.Text, LogprobsMapper.ToCompletion(chunk.Logprobs, offset),
-                    OpenAiFinishReasons.ToOpenAi(chunk.FinishReason));
+                    OpenAiFinishReasons.ToOpenAi(chunk.FinishReason), returnTokenIds ? chunk.TokenIds : null);
                 return sse.WriteAsync(new CompletionResponseDto(id, ObjectName, created, model.Id, [choice], null),
                     OpenAiJsonContext.Default.CompletionResponseDto, eventId);
             },

@@ -12,4 +12,10 @@ internal sealed class CompletionRequestDto : SamplingFieldsDto
 
     public bool? Echo { get; set; }
     public string? Suffix { get; set; }
+
+    /// <summary>
+    /// Extension (as vLLM): each choice (and each streamed chunk) also carries the ids of its output tokens, so a client
+    /// can compare outputs token for token.
+    /// </summary>
+    public bool? ReturnTokenIds { get; set; }
 }

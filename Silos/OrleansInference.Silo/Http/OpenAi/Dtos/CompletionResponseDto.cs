@@ -11,12 +11,13 @@ internal sealed record CompletionResponseDto(
     IReadOnlyList<CompletionChoiceDto> Choices,
     UsageDto? Usage);
 
-/// <summary>One sample.</summary>
+/// <summary>One sample; <see cref="TokenIds"/> only when the request set <c>return_token_ids</c>.</summary>
 internal sealed record CompletionChoiceDto(
     int Index,
     string Text,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] CompletionLogprobsDto? Logprobs,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason,
+    IReadOnlyList<int>? TokenIds = null);
 
 /// <summary>The legacy completions logprobs layout: parallel arrays per output token.</summary>
 internal sealed record CompletionLogprobsDto(
