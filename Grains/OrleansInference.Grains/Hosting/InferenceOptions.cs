@@ -43,15 +43,6 @@ public sealed class InferenceOptions
     public int MaxMigrations { get; set; } = 3;
 
     /// <summary>
-    /// How a moved or resumed request continues. True (the default): the new worker prefills the prompt plus the
-    /// tokens already delivered (prefix cache where present) and continues; with the (seed, position) sampler the
-    /// continuation equals the uninterrupted run's. False: the worker regenerates the sample from the prompt and the
-    /// tokens the caller already has are dropped, the very computation of the uninterrupted run, for backends whose
-    /// prefill and decode do not agree bit for bit.
-    /// </summary>
-    public bool ResumeFromDeliveredTokens { get; set; } = true;
-
-    /// <summary>
     /// How long a request waits for a live worker when the conductor knows none (e.g. just reactivated after its silo
     /// died, before workers re-register) before failing with Unavailable.
     /// </summary>

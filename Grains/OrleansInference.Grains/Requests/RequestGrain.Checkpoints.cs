@@ -128,7 +128,7 @@ internal sealed partial class RequestGrain
             }
             _delivered[i].AddRange(known.Take(Math.Min(have, known.Length)));
             _recoveringSince[i] = now;
-            rerun.Add(new JobSpec(JobId(i), i, 1, ResumeTokens(i)));
+            rerun.Add(new JobSpec(JobId(i), i, 1, _delivered[i].ToArray()));
         }
         Log.Resumed(_logger, RequestId, _generation, string.Join(",", cp.Delivered.Select(d => d.Length)), string.Join(",", received));
         _state = rerun.Count > 0 ? RequestState.Queued : terminal ? cp.State : RequestState.Finished;

@@ -8,13 +8,6 @@ internal sealed partial class RequestGrain
     /// <summary>One worker job: samples FirstSample..FirstSample+Samples-1, resuming after <see cref="Resume"/>.</summary>
     private sealed record JobSpec(string JobId, int FirstSample, int Samples, IReadOnlyList<int> Resume);
 
-    /// <summary>
-    /// What a moved sample's new job starts from (see <see cref="Hosting.InferenceOptions.ResumeFromDeliveredTokens"/>):
-    /// nothing (regenerate; <see cref="Deliver"/> drops the tokens already delivered) or the delivered tokens.
-    /// </summary>
-    private IReadOnlyList<int> ResumeTokens(int sample) =>
-        _options.ResumeFromDeliveredTokens ? _delivered[sample].ToArray() : [];
-
     private IConductorGrain Conductor => GrainFactory.GetGrain<IConductorGrain>(_request!.Model);
 
     /// <summary>A worker job id unique across migrations and activations (the engine refuses duplicates).</summary>
@@ -189,7 +182,7 @@ internal sealed partial class RequestGrain
             if (!_finished[i])
             {
                 _recoveringSince[i] = detected;
-                resumed.Add(RunJobAsync(new JobSpec(JobId(i), i, 1, ResumeTokens(i)), stillExcluded, ct));
+                resumed.Add(RunJobAsync(new JobSpec(JobId(i), i, 1, _delivered[i].ToArray()), stillExcluded, ct));
             }
         }
         await Task.WhenAll(resumed);
