@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using OrleansInference.Native.Backends;
 using OrleansInference.Native.Cpu;
@@ -67,23 +66,17 @@ internal static class EngineBackendFactory
         {
             return Enumerable.Range(0, tp).ToArray();
         }
-        var list = new List<int>();
-        foreach (var part in device[5..].Split(','))
-        {
-            if (!int.TryParse(part.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var ordinal))
-            {
-                throw new ArgumentException($"Bad CUDA device '{options.Device}': use cuda, cuda:N or cuda:N,M,...", nameof(options));
-            }
-            list.Add(ordinal);
-        }
-        if (list.Distinct().Count() != list.Count)
+        // Callers have EngineDevice.Parse'd the name, so it is a well-formed list here.
+        var list = EngineDevice.CudaList(device)
+            ?? throw new ArgumentException($"Unknown device '{options.Device}': use cpu, cuda, cuda:N or cuda:N,M,...", nameof(options));
+        if (list.Distinct().Count() != list.Length)
         {
             throw new ArgumentException($"CUDA device '{options.Device}' names a GPU twice.", nameof(options));
         }
-        if (tp != 1 && tp != list.Count)
+        if (tp != 1 && tp != list.Length)
         {
             throw new ArgumentException(
-                $"Device '{options.Device}' names {list.Count} GPU(s) but TensorParallel is {tp}: list one GPU per rank (e.g. cuda:{string.Join(",", Enumerable.Range(0, tp))}) or use 'cuda'.",
+                $"Device '{options.Device}' names {list.Length} GPU(s) but TensorParallel is {tp}: list one GPU per rank (e.g. cuda:{string.Join(",", Enumerable.Range(0, tp))}) or use 'cuda'.",
                 nameof(options));
         }
         return list;

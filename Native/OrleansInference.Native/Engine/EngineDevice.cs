@@ -23,23 +23,29 @@ public readonly record struct EngineDevice(bool IsCuda, int Ordinal)
         {
             return new EngineDevice(true, 0);
         }
-        if (d.StartsWith("cuda:", StringComparison.Ordinal))
+        if (CudaList(d) is { } ordinals)
         {
-            var parts = d[5..].Split(',');
-            var ordinals = new int[parts.Length];
-            for (int i = 0; i < parts.Length; i++)
-            {
-                if (!int.TryParse(parts[i].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out ordinals[i]))
-                {
-                    ordinals = null!;
-                    break;
-                }
-            }
-            if (ordinals is not null)
-            {
-                return new EngineDevice(true, ordinals[0]);
-            }
+            return new EngineDevice(true, ordinals[0]);
         }
         throw new ArgumentException($"Unknown device '{device}': use cpu, cuda, cuda:N or cuda:N,M,...", nameof(device));
+    }
+
+    /// <summary>The GPUs of a lower-cased <c>cuda:N[,M,...]</c> name, or null when it is not one.</summary>
+    internal static int[]? CudaList(string device)
+    {
+        if (!device.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            return null;
+        }
+        var parts = device[5..].Split(',');
+        var ordinals = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out ordinals[i]))
+            {
+                return null;
+            }
+        }
+        return ordinals;
     }
 }
