@@ -1,3 +1,4 @@
+using OrleansInference.Tests.Shared;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;

@@ -1,3 +1,4 @@
+using OrleansInference.Tests.Shared;
 using System.Globalization;
 
 namespace OrleansInference.Client.Tests.Cluster;

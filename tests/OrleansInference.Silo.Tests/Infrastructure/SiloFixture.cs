@@ -1,3 +1,4 @@
+using OrleansInference.Tests.Shared;
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using OrleansInference.Silo.Hosting;
@@ -27,7 +28,7 @@ public class SiloFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var ports = FreePorts.Take(2);
+        var ports = FreeTcpPorts.Take(2);
         GatewayPort = ports[1];
         var settings = new Dictionary<string, string>
         {

@@ -1,10 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace OrleansInference.Silo.Tests.Infrastructure;
+namespace OrleansInference.Tests.Shared;
 
-/// <summary>Ports the OS reports free right now (Orleans needs fixed ports; Kestrel takes port 0 itself).</summary>
-internal static class FreePorts
+/// <summary>
+/// Ports the OS reports free right now (linked into the test projects that start silos). Orleans needs its ports fixed before start, so there is a small window in
+/// which another process could take one; callers that start servers retry on a bind failure.
+/// </summary>
+internal static class FreeTcpPorts
 {
     public static int[] Take(int count)
     {
