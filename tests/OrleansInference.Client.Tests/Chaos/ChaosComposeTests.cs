@@ -13,6 +13,7 @@ namespace OrleansInference.Client.Tests.Chaos;
 /// Same assertions as <see cref="ChaosProcessTests"/>.
 /// </summary>
 [Trait("Category", "Chaos")]
+[Collection(ExternalClusterCollection.Name)]
 public sealed class ChaosComposeTests
 {
     private static readonly TimeSpan DeclaredDeadWithin = TimeSpan.FromSeconds(20);

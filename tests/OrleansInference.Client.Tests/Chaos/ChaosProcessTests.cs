@@ -18,6 +18,7 @@ namespace OrleansInference.Client.Tests.Chaos;
 /// ORLEANS_INFERENCE_NETNS_TESTS unset) the silos run on loopback and the partition step is skipped, saying so.
 /// </summary>
 [Trait("Category", "Chaos")]
+[Collection(ExternalClusterCollection.Name)]
 public sealed class ChaosProcessTests
 {
     private static readonly TimeSpan DeclaredDeadWithin = TimeSpan.FromSeconds(20);

@@ -7,6 +7,7 @@ namespace OrleansInference.Client.Tests.Cluster;
 /// one container is killed with SIGKILL and the others keep serving while membership drops it.
 /// </summary>
 [Trait("Category", "Chaos")]
+[Collection(ExternalClusterCollection.Name)]
 public sealed class ComposeClusterTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -7,6 +7,7 @@ namespace OrleansInference.Client.Tests.Cluster;
 /// others must declare it dead and keep serving.
 /// </summary>
 [Trait("Category", "Chaos")]
+[Collection(ExternalClusterCollection.Name)]
 public sealed class NetnsPartitionTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -8,6 +8,7 @@ namespace OrleansInference.Client.Tests.Cluster;
 /// serving, and the cluster must declare the dead one within seconds.
 /// </summary>
 [Trait("Category", "Chaos")]
+[Collection(ExternalClusterCollection.Name)]
 public sealed class SiloKillTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
