@@ -32,6 +32,7 @@ internal sealed class CudaActivations : IDisposable
             Logits = Add(context, (long)headRows * c.VocabSize * 4);
             Ids = Add(context, headRows * 8L);
             DecodeCounters = Add(context, (long)sequenceCapacity * c.NumKvHeads * 4);
+            NormCounter = Add(context, 4);
         }
         catch
         {
@@ -68,6 +69,9 @@ internal sealed class CudaActivations : IDisposable
 
     /// <summary>Split-completion counters of the decode attention (one per sequence and KV head); must start at zero.</summary>
     public DeviceBuffer DecodeCounters { get; } = null!;
+
+    /// <summary>Finished-block counter of the fused residual product + RMSNorm (GemvFused.cu); must start at zero.</summary>
+    public DeviceBuffer NormCounter { get; } = null!;
 
     public void Dispose()
     {

@@ -191,6 +191,9 @@ public sealed unsafe partial class CudaBackend
         return true;
     }
 
+    /// <summary>Query rows per prefill attention tile: 128 for the V3 kernel, 64 for the others.</summary>
+    private int PrefillTileRows => PrefillAttentionVersion == 3 ? 128 : 64;
+
     /// <summary>Writes the staging block for a general step: decode chunks first in the tables, then prefill ones.</summary>
     private StepShape FillEager(IReadOnlyList<SequenceChunk> chunks, int tokens, int width)
     {
@@ -228,9 +231,10 @@ public sealed unsafe partial class CudaBackend
                 info[1] = chunk.StartPosition;
                 info[2] = n;
                 info[3] = tableRow;
-                for (int q0 = 0; q0 < n; q0 += 64)
+                int tileRows = PrefillTileRows;
+                for (int q0 = 0; q0 < n; q0 += tileRows)
                 {
-                    _tileOrder.Add((chunk.StartPosition + Math.Min(q0 + 64, n), prefills, q0));
+                    _tileOrder.Add((chunk.StartPosition + Math.Min(q0 + tileRows, n), prefills, q0));
                     tiles++;
                 }
 
@@ -305,7 +309,10 @@ public sealed unsafe partial class CudaBackend
         }
     }
 
-    /// <summary>Embedding, then every decoder layer, leaving the residual stream in <c>X</c>.</summary>
+    /// <summary>
+    /// Embedding, then every decoder layer, leaving the residual stream in <c>X</c>. At decode sizes the layer's small
+    /// kernels ride on its GEMVs where <see cref="PlanFusion"/> allows (CudaBackend.Fused.cs).
+    /// </summary>
     private void EnqueueLayers(StepShape shape)
     {
         var a = _act;
@@ -313,6 +320,7 @@ public sealed unsafe partial class CudaBackend
         var k = _kernels;
         int t = shape.Tokens, hidden = _config.HiddenSize, inter = _config.IntermediateSize, heads = _config.NumHeads;
         float eps = (float)_config.RmsNormEps;
+        var fusion = PlanFusion(t);
 
         Profiler?.Start(_stream);
         var args = new KernelArgs().Ptr(s.D(s.Tokens)).Ptr(_weights.Embedding).Ptr(a.X).Int(hidden);
@@ -322,70 +330,121 @@ public sealed unsafe partial class CudaBackend
         {
             var w = _weights.Layers[layer];
             long layerOffset = layer * _layerElements;
+            bool last = layer == _config.NumLayers - 1;
 
-            args = new KernelArgs().Ptr(a.X).Ptr(0).Ptr(w.InputNorm).Ptr(a.Xn).Int(hidden).Float(eps);
-            _context.Launch(k.RmsNorm, ((uint)t, 1, 1), 256, 0, _stream, ref args);
-            Mark("rms_norm");
-            _matmul.Run(w.Qkv.Pointer, _qDim + (2 * _kvDim), hidden, a.Xn.Pointer, t, a.Qkv.Pointer, GemmOutput.BFloat16, false, _stream);
-            Mark("gemm_qkv");
-
-            args = new KernelArgs().Ptr(a.Qkv).Ptr(w.QkvBias?.Pointer ?? 0).Ptr(s.D(s.Positions)).Ptr(s.D(s.Slots)).Ptr(_invFreq).Ptr(a.Q)
-                .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(heads);
-            _context.Launch(k.RopeStoreKv, ((uint)t, 1, 1), 128, 0, _stream, ref args);
-            Mark("rope_store_kv");
-
-            if (shape.Decodes > 0)
+            // With the residual norm fused, the previous layer's down product already left this layer's input in Xn.
+            if (layer == 0 || !fusion.ResidualNorm)
             {
-                args = new KernelArgs().Ptr(a.Q).Ptr(s.D(s.DecodeRows)).Ptr(s.D(s.DecodeContext)).Ptr(s.D(s.Tables)).Ptr(s.D(s.TableStride))
-                    .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(heads).Float(_scaleLog2).Ptr(a.PartialO).Ptr(a.PartialMl);
-                if (DecodeAttentionVersion == 2)
-                {
-                    // Merges its own splits (the last block of each sequence's KV head) and writes the output.
-                    args = args.Ptr(a.DecodeCounters).Ptr(a.Attn);
-                    _context.Launch(k.DecodeAttentionV2, ((uint)shape.Splits, (uint)_config.NumKvHeads, (uint)shape.Decodes), 128, 0, _stream, ref args);
-                }
-                else
-                {
-                    _context.Launch(k.DecodeAttention, ((uint)shape.Splits, (uint)_config.NumKvHeads, (uint)shape.Decodes), 128, 0, _stream, ref args);
-                    args = new KernelArgs().Ptr(a.PartialO).Ptr(a.PartialMl).Ptr(s.D(s.DecodeRows)).Int(shape.Splits).Int(shape.Decodes).Int(heads).Ptr(a.Attn);
-                    _context.Launch(k.DecodeMerge, ((uint)shape.Decodes, (uint)heads, 1), (uint)_config.HeadDim, 0, _stream, ref args);
-                }
-
-                Mark("decode_attention");
+                EnqueueRmsNorm(w.InputNorm, t);
             }
 
-            if (shape.Tiles > 0)
+            if (fusion.QkvSplits > 0)
             {
-                args = new KernelArgs().Ptr(a.Q).Ptr(s.D(s.Tiles)).Ptr(s.D(s.Chunks)).Ptr(s.D(s.Tables)).Ptr(s.D(s.TableStride))
-                    .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(heads).Float(_scaleLog2).Ptr(a.Attn);
-                if (PrefillAttentionVersion == 2)
-                {
-                    _context.Launch(k.PrefillAttentionV2, ((uint)shape.Tiles, (uint)heads, 1), 128, (uint)k.PrefillAttentionV2SharedBytes, _stream, ref args);
-                }
-                else
-                {
-                    _context.Launch(k.PrefillAttention, ((uint)shape.Tiles, (uint)heads, 1), 128, 0, _stream, ref args);
-                }
-
-                Mark("prefill_attention");
+                EnqueueQkvRope(w, layerOffset, t, fusion.QkvSplits);
+            }
+            else
+            {
+                _matmul.Run(w.Qkv.Pointer, _qDim + (2 * _kvDim), hidden, a.Xn.Pointer, t, a.Qkv.Pointer, GemmOutput.BFloat16, false, _stream);
+                Mark("gemm_qkv");
+                args = new KernelArgs().Ptr(a.Qkv).Ptr(w.QkvBias?.Pointer ?? 0).Ptr(s.D(s.Positions)).Ptr(s.D(s.Slots)).Ptr(_invFreq).Ptr(a.Q)
+                    .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(heads);
+                _context.Launch(k.RopeStoreKv, ((uint)t, 1, 1), 128, 0, _stream, ref args);
+                Mark("rope_store_kv");
             }
 
-            _matmul.Run(w.O.Pointer, hidden, _qDim, a.Attn.Pointer, t, a.X.Pointer, GemmOutput.Float32, AccumulatesResidual, _stream);
-            Mark("gemm_o");
-            SumResidualOverRanks(t);
+            EnqueueAttention(shape, layerOffset);
 
-            args = new KernelArgs().Ptr(a.X).Ptr(0).Ptr(w.PostNorm).Ptr(a.Xn).Int(hidden).Float(eps);
-            _context.Launch(k.RmsNorm, ((uint)t, 1, 1), 256, 0, _stream, ref args);
-            Mark("rms_norm");
-            _matmul.Run(w.GateUp.Pointer, 2 * inter, hidden, a.Xn.Pointer, t, a.GateUp.Pointer, GemmOutput.BFloat16, false, _stream);
-            Mark("gemm_gate_up");
+            if (fusion.ResidualNorm)
+            {
+                EnqueueResidualNorm(w.O, _qDim, a.Attn, w.PostNorm, t, fusion.OSplits, "gemm_o+rms_norm");
+            }
+            else
+            {
+                _matmul.Run(w.O.Pointer, hidden, _qDim, a.Attn.Pointer, t, a.X.Pointer, GemmOutput.Float32, AccumulatesResidual, _stream);
+                Mark("gemm_o");
+                SumResidualOverRanks(t);
+                EnqueueRmsNorm(w.PostNorm, t);
+            }
 
-            args = new KernelArgs().Ptr(a.GateUp).Ptr(a.Act).Int(inter);
-            _context.Launch(k.SwiGlu, ((uint)((inter / 8) + 127) / 128, (uint)t, 1), 128, 0, _stream, ref args);
-            Mark("swiglu");
-            _matmul.Run(w.Down.Pointer, hidden, inter, a.Act.Pointer, t, a.X.Pointer, GemmOutput.Float32, AccumulatesResidual, _stream);
-            Mark("gemm_down");
-            SumResidualOverRanks(t);
+            if (fusion.GateUpSplits > 0)
+            {
+                EnqueueGateUpSwiGlu(w, t, fusion.GateUpSplits);
+            }
+            else
+            {
+                _matmul.Run(w.GateUp.Pointer, 2 * inter, hidden, a.Xn.Pointer, t, a.GateUp.Pointer, GemmOutput.BFloat16, false, _stream);
+                Mark("gemm_gate_up");
+                args = new KernelArgs().Ptr(a.GateUp).Ptr(a.Act).Int(inter);
+                _context.Launch(k.SwiGlu, ((uint)((inter / 8) + 127) / 128, (uint)t, 1), 128, 0, _stream, ref args);
+                Mark("swiglu");
+            }
+
+            if (fusion.ResidualNorm && !last)
+            {
+                EnqueueResidualNorm(w.Down, inter, a.Act, _weights.Layers[layer + 1].InputNorm, t, fusion.DownSplits, "gemm_down+rms_norm");
+            }
+            else
+            {
+                _matmul.Run(w.Down.Pointer, hidden, inter, a.Act.Pointer, t, a.X.Pointer, GemmOutput.Float32, AccumulatesResidual, _stream);
+                Mark("gemm_down");
+                SumResidualOverRanks(t);
+            }
+        }
+    }
+
+    /// <summary>Xn = RMSNorm(X) · weight for the step's first <paramref name="tokens"/> rows.</summary>
+    private void EnqueueRmsNorm(DeviceBuffer weight, int tokens)
+    {
+        var args = new KernelArgs().Ptr(_act.X).Ptr(0).Ptr(weight).Ptr(_act.Xn).Int(_config.HiddenSize).Float((float)_config.RmsNormEps);
+        _context.Launch(_kernels.RmsNorm, ((uint)tokens, 1, 1), 256, 0, _stream, ref args);
+        Mark("rms_norm");
+    }
+
+    /// <summary>The step's attention: the decode kernel for single-token chunks, the prefill kernel for the others.</summary>
+    private void EnqueueAttention(StepShape shape, long layerOffset)
+    {
+        var a = _act;
+        var s = _inputs;
+        var k = _kernels;
+        int heads = _config.NumHeads;
+        if (shape.Decodes > 0)
+        {
+            var args = new KernelArgs().Ptr(a.Q).Ptr(s.D(s.DecodeRows)).Ptr(s.D(s.DecodeContext)).Ptr(s.D(s.Tables)).Ptr(s.D(s.TableStride))
+                .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(heads).Float(_scaleLog2).Ptr(a.PartialO).Ptr(a.PartialMl);
+            if (DecodeAttentionVersion == 2)
+            {
+                // Merges its own splits (the last block of each sequence's KV head) and writes the output.
+                args = args.Ptr(a.DecodeCounters).Ptr(a.Attn);
+                _context.Launch(k.DecodeAttentionV2, ((uint)shape.Splits, (uint)_config.NumKvHeads, (uint)shape.Decodes), 128, 0, _stream, ref args);
+            }
+            else
+            {
+                _context.Launch(k.DecodeAttention, ((uint)shape.Splits, (uint)_config.NumKvHeads, (uint)shape.Decodes), 128, 0, _stream, ref args);
+                args = new KernelArgs().Ptr(a.PartialO).Ptr(a.PartialMl).Ptr(s.D(s.DecodeRows)).Int(shape.Splits).Int(shape.Decodes).Int(heads).Ptr(a.Attn);
+                _context.Launch(k.DecodeMerge, ((uint)shape.Decodes, (uint)heads, 1), (uint)_config.HeadDim, 0, _stream, ref args);
+            }
+
+            Mark("decode_attention");
+        }
+
+        if (shape.Tiles > 0)
+        {
+            var args = new KernelArgs().Ptr(a.Q).Ptr(s.D(s.Tiles)).Ptr(s.D(s.Chunks)).Ptr(s.D(s.Tables)).Ptr(s.D(s.TableStride))
+                .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(heads).Float(_scaleLog2).Ptr(a.Attn);
+            if (PrefillAttentionVersion == 3)
+            {
+                _context.Launch(k.PrefillAttentionV3, ((uint)shape.Tiles, (uint)heads, 1), 128, (uint)k.PrefillAttentionV2SharedBytes, _stream, ref args);
+            }
+            else if (PrefillAttentionVersion == 2)
+            {
+                _context.Launch(k.PrefillAttentionV2, ((uint)shape.Tiles, (uint)heads, 1), 128, (uint)k.PrefillAttentionV2SharedBytes, _stream, ref args);
+            }
+            else
+            {
+                _context.Launch(k.PrefillAttention, ((uint)shape.Tiles, (uint)heads, 1), 128, 0, _stream, ref args);
+            }
+
+            Mark("prefill_attention");
         }
     }
 

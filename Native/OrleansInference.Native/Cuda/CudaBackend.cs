@@ -32,6 +32,7 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
     private readonly CudaBackendOptions _options;
     private readonly ModelConfig _config;
     private readonly int _qDim;
+    private bool _fuseSmallBatches;
     private readonly int _kvDim;
     private readonly int _trashBlock;
     private readonly long _blockElements;
@@ -77,6 +78,7 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
             _context = CudaContext.Open(deviceOrdinal);
             cleanup.Add(_context);
             _context.ProgrammaticLaunch = _options.ProgrammaticLaunch && _context.ComputeMajor >= 9;
+            _fuseSmallBatches = _options.FuseSmallBatches;
             _stream = _context.CreateStream();
             cleanup.Add(_stream);
             var cacheDir = _options.KernelCacheDirectory is null ? KernelCompiler.DefaultCacheDirectory
@@ -150,8 +152,8 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
 
     internal MatMul MatMul => _matmul;
 
-    /// <summary>1: the plain prefill attention kernel; 2: the pipelined one (cp.async + ldmatrix).</summary>
-    internal int PrefillAttentionVersion { get; set; } = 2;
+    /// <summary>1: the plain prefill attention kernel; 2: the pipelined one (cp.async + ldmatrix); 3: pipelined with 32 query rows per warp (the default).</summary>
+    internal int PrefillAttentionVersion { get; set; } = 3;
 
     /// <summary>1: the first decode attention kernel; 2: table staged in shared memory, 8 steps in flight.</summary>
     internal int DecodeAttentionVersion
@@ -160,6 +162,17 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
         set
         {
             _decodeAttentionVersion = value;
+            DropGraphs();
+        }
+    }
+
+    /// <summary>Folds the small kernels into the GEMVs at decode sizes (captured graphs are dropped on change).</summary>
+    internal bool FuseSmallBatches
+    {
+        get => _fuseSmallBatches;
+        set
+        {
+            _fuseSmallBatches = value;
             DropGraphs();
         }
     }
@@ -327,6 +340,7 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
     {
         var act = new CudaActivations(_context, _config, tokenCapacity, _options.MaxSequences, MaxSplits, Math.Min(tokenCapacity, Math.Max(_options.MaxSequences, 256)));
         _context.Memset(act.DecodeCounters.Pointer, 0, act.DecodeCounters.Bytes, _stream);
+        _context.Memset(act.NormCounter.Pointer, 0, act.NormCounter.Bytes, _stream);
         return act;
     }
 

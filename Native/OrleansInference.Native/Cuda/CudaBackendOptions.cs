@@ -20,4 +20,10 @@ public sealed class CudaBackendOptions
 
     /// <summary>On Hopper and newer, lets each kernel be scheduled while its predecessor finishes (programmatic dependent launch).</summary>
     public bool ProgrammaticLaunch { get; set; } = true;
+
+    /// <summary>
+    /// At decode sizes (≤ 2 tokens, products on the GEMV kernel) folds RoPE + KV store, SwiGLU and RMSNorm into the
+    /// neighbouring products: five launches per layer instead of nine. Off runs every kernel separately (for comparison).
+    /// </summary>
+    public bool FuseSmallBatches { get; set; } = true;
 }

@@ -40,11 +40,15 @@ internal sealed class CudaKernelSet : IDisposable
         Sample = _module.GetFunction("sample_rows");
         FillRandom = _module.GetFunction("fill_random_bf16");
         Gemv = _module.GetFunction("gemv_bf16");
+        GemvPairs = _module.GetFunction("gemv_pairs");
+        GemvResidualNorm = _module.GetFunction("gemv_residual_norm");
         PrefillAttentionV2 = _module.GetFunction("paged_prefill_attention_v2");
         PrefillAttentionV2SharedBytes = 2 * 2 * 64 * (config.HeadDim + 8) * 2;
+        PrefillAttentionV3 = _module.GetFunction("paged_prefill_attention_v3");
         if (PrefillAttentionV2SharedBytes > 48 * 1024)
         {
             context.SetMaxDynamicSharedMemory(PrefillAttentionV2, PrefillAttentionV2SharedBytes);
+            context.SetMaxDynamicSharedMemory(PrefillAttentionV3, PrefillAttentionV2SharedBytes);
         }
     }
 
@@ -66,6 +70,9 @@ internal sealed class CudaKernelSet : IDisposable
 
     public CudaFunction PrefillAttention { get; }
 
+    /// <summary>The prefill attention with 32 query rows per warp and 128 per block (tiles of 128 queries); V2's shared memory.</summary>
+    public CudaFunction PrefillAttentionV3 { get; }
+
     public CudaFunction SwiGlu { get; }
 
     public CudaFunction Argmax { get; }
@@ -76,6 +83,12 @@ internal sealed class CudaKernelSet : IDisposable
     public CudaFunction FillRandom { get; }
 
     public CudaFunction Gemv { get; }
+
+    /// <summary>The GEMV with a column-pair epilogue: RoPE + KV store after QKV, or SwiGLU after gate/up (GemvFused.cu).</summary>
+    public CudaFunction GemvPairs { get; }
+
+    /// <summary>The GEMV adding into the residual, whose last block then writes the next RMSNorm (GemvFused.cu).</summary>
+    public CudaFunction GemvResidualNorm { get; }
 
     /// <summary>The pipelined prefill attention (cp.async + ldmatrix); takes <see cref="PrefillAttentionV2SharedBytes"/> of dynamic shared memory.</summary>
     public CudaFunction PrefillAttentionV2 { get; }

@@ -12,7 +12,8 @@ namespace OrleansInference.Native.Cuda;
 /// </summary>
 internal sealed class MatMul : IDisposable
 {
-    private const int GemvMaxRows = 8;
+    /// <summary>Most rows a product may have to run on the GEMV kernel.</summary>
+    public const int GemvMaxRows = 8;
 
     // Choices: ≥ 0 a cuBLASLt candidate; -1, -2, -3, -4 the GEMV kernel with 1, 2, 4, 8 warps per output column.
     private const int LastGemv = -4;
@@ -124,6 +125,10 @@ internal sealed class MatMul : IDisposable
 
         RunWith(choice, w, n, k, x, m, y, output, accumulate, stream);
     }
+
+    /// <summary>Warps per output column when a prepared shape runs on the GEMV kernel; null on cuBLASLt or before it is prepared.</summary>
+    public int? GemvSplits(long n, long k, long m, GemmOutput output, bool accumulate) =>
+        _choice.TryGetValue((n, k, m, output, accumulate), out int c) && c < 0 ? 1 << (-c - 1) : null;
 
     /// <summary>How a shape runs: negative for the GEMV kernel (-1 - log2 of its warps per column), else the cuBLASLt candidate's index; null before it is prepared.</summary>
     public int? ChoiceFor(long n, long k, long m, GemmOutput output, bool accumulate) =>

@@ -17,7 +17,7 @@ internal enum GemmOutput
 internal sealed unsafe class GemmRunner : IDisposable
 {
     public const long WorkspaceBytes = 32L << 20;
-    public const int MaxCandidates = 8;
+    public const int MaxCandidates = 32;
 
     private readonly CudaContext _context;
     private readonly CublasLtHandle _handle;

@@ -94,6 +94,21 @@ internal static class GpuBenchmark
         backend.ProgrammaticLaunch = pdl;
         result["decode_step_ms_without_programmatic_launch"] = new JsonObject { ["1"] = plain1, ["256"] = plain256 };
         Console.WriteLine($"(without programmatic dependent launch: batch 1 {plain1:F3} ms/step, batch 256 {plain256:F3} ms/step; it was {(pdl ? "on" : "off")} above)");
+        // The decode layer as five launches (fused) or nine, per small batch, measured back to back.
+        var fusion = new JsonObject();
+        var fusionText = new List<string>();
+        foreach (int b in new[] { 1, 2 })
+        {
+            backend.FuseSmallBatches = false;
+            double separate = DecodeStep(backend, b, blocksPerSeq);
+            backend.FuseSmallBatches = true;
+            double fused = DecodeStep(backend, b, blocksPerSeq);
+            fusion[b.ToString(CultureInfo.InvariantCulture)] = new JsonObject { ["fused_step_ms"] = fused, ["separate_step_ms"] = separate };
+            fusionText.Add(string.Create(CultureInfo.InvariantCulture, $"batch {b} {fused:F3} vs {separate:F3}"));
+        }
+
+        result["decode_fused_vs_separate_kernels"] = fusion;
+        Console.WriteLine($"(decode ms/step with RoPE, SwiGLU and RMSNorm folded into the GEMVs vs as kernels of their own: {string.Join("; ", fusionText)})");
         backend.DecodeAttentionVersion = 1;
         double firstKernel256 = DecodeStep(backend, 256, blocksPerSeq);
         backend.DecodeAttentionVersion = 2;
@@ -125,11 +140,18 @@ internal static class GpuBenchmark
         }
 
         result["prefill"] = prefill;
-        backend.PrefillAttentionVersion = 1;
-        double plainMs = PrefillTime(backend, 2048);
-        backend.PrefillAttentionVersion = 2;
-        result["prefill_2048_ms_plain_attention_kernel"] = plainMs;
-        Console.WriteLine($"(prefill 2048 with the plain attention kernel instead of the pipelined one: {plainMs:F2} ms)");
+        int attentionVersion = backend.PrefillAttentionVersion;
+        var byVersion = new JsonObject();
+        foreach (int version in new[] { 1, 2, 3 })
+        {
+            backend.PrefillAttentionVersion = version;
+            byVersion[version.ToString(CultureInfo.InvariantCulture)] = new JsonObject { ["512"] = PrefillTime(backend, 512), ["2048"] = PrefillTime(backend, 2048) };
+        }
+
+        backend.PrefillAttentionVersion = attentionVersion;
+        result["prefill_ms_by_attention_kernel"] = byVersion;
+        Console.WriteLine($"(prefill 512 / 2048 ms by attention kernel — 1 plain: {byVersion["1"]!["512"]:F2} / {byVersion["1"]!["2048"]:F2}; 2 pipelined, 16 rows per warp: {byVersion["2"]!["512"]:F2} / {byVersion["2"]!["2048"]:F2}; 3 pipelined, 32 rows per warp: {byVersion["3"]!["512"]:F2} / {byVersion["3"]!["2048"]:F2}; version {attentionVersion} above)");
+        result["prefill_products"] = PrefillProducts(backend, c, 2048);
         result["breakdown_ms_per_step"] = Breakdown(backend, blocksPerSeq);
         result["matmul_choices_batch1"] = Choices(backend, 1);
         result["transformers"] = hf?.DeepClone();
@@ -298,6 +320,49 @@ internal static class GpuBenchmark
         backend.FillRandom(a.Pointer, bytes / 2, 7, 1f);
         var times = TimeOnStream(backend, 12, () => ctx.CopyDeviceToDevice(b.Pointer, a.Pointer, bytes, backend.Stream));
         return 2.0 * bytes / (Median(times) / 1e3);
+    }
+
+    /// <summary>
+    /// The layer's four products at a prefill of <paramref name="m"/> tokens, on random data: TFLOP/s of cuBLASLt's
+    /// first heuristic choice and of the fastest of its candidates (what the backend's tuning keeps).
+    /// </summary>
+    private static JsonArray PrefillProducts(CudaBackend backend, ModelConfig c, int m)
+    {
+        var ctx = backend.Context;
+        int q = c.NumHeads * c.HeadDim, kv = c.NumKvHeads * c.HeadDim;
+        var shapes = new (string Name, int N, int K, GemmOutput Out, bool Acc)[]
+        {
+            ("qkv", q + (2 * kv), c.HiddenSize, GemmOutput.BFloat16, false),
+            ("o (+= residual)", c.HiddenSize, q, GemmOutput.Float32, true),
+            ("gate_up", 2 * c.IntermediateSize, c.HiddenSize, GemmOutput.BFloat16, false),
+            ("down (+= residual)", c.HiddenSize, c.IntermediateSize, GemmOutput.Float32, true),
+        };
+        var table = new JsonArray();
+        Console.WriteLine();
+        Console.WriteLine($"| product at {m} tokens | N × K | candidates | first choice TFLOP/s | fastest TFLOP/s |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
+        foreach (var (name, n, k, output, acc) in shapes)
+        {
+            using var w = ctx.Allocate((long)n * k * 2);
+            using var x = ctx.Allocate((long)m * k * 2);
+            using var y = ctx.Allocate((long)m * n * 4);
+            backend.FillRandom(w.Pointer, (long)n * k, 1, 1f);
+            backend.FillRandom(x.Pointer, (long)m * k, 2, 1f);
+            ctx.Memset(y.Pointer, 0, (long)m * n * 4, backend.Stream);
+            int candidates = backend.Gemm.Candidates(n, k, m, output, acc);
+            var rates = new double[candidates];
+            for (int i = 0; i < candidates; i++)
+            {
+                int candidate = i;
+                var times = TimeOnStream(backend, 8, () => backend.Gemm.Run(w.Pointer, n, k, x.Pointer, m, y.Pointer, output, acc, backend.Stream, candidate));
+                rates[i] = 2.0 * m * n * k / (Median(times) / 1e3);
+            }
+
+            table.Add(new JsonObject { ["product"] = name, ["n"] = n, ["k"] = k, ["m"] = m, ["candidates"] = candidates, ["first_flop_per_s"] = rates[0], ["fastest_flop_per_s"] = rates.Max() });
+            Console.WriteLine($"| {name} | {n} × {k} | {candidates} | {rates[0] / 1e12:F0} | {rates.Max() / 1e12:F0} |");
+        }
+
+        return table;
     }
 
     /// <summary>bf16 FLOP/s of X[m, k]·W[n, k]ᵀ through the backend's cuBLASLt runner, on random data.</summary>

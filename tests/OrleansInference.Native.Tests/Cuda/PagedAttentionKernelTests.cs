@@ -95,6 +95,7 @@ public sealed unsafe class PagedAttentionKernelTests(CudaTestDevice device)
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
+    [InlineData(3)]
     public void PrefillOverPagesMatchesCausalReference(int version)
     {
         var ctx = device.Require();
@@ -112,7 +113,7 @@ public sealed unsafe class PagedAttentionKernelTests(CudaTestDevice device)
         for (int c = 0; c < chunks.Length; c++)
         {
             info.AddRange([tok, chunks[c].Start, chunks[c].Len, c]);
-            for (int q0 = 0; q0 < chunks[c].Len; q0 += 64)
+            for (int q0 = 0; q0 < chunks[c].Len; q0 += version == 3 ? 128 : 64)
             {
                 tiles.AddRange([c, q0]);
             }
@@ -126,7 +127,11 @@ public sealed unsafe class PagedAttentionKernelTests(CudaTestDevice device)
         ctx.Memset(output.Pointer, 0xff, output.Bytes, env.Stream);
         var args = new KernelArgs().Ptr(q).Ptr(tilesPtr).Ptr(infoPtr).Ptr(tablePtr).Ptr(stride).Ptr(env.Pool)
             .Long(BlockElements).Long(Layer * LayerElements).Long(PlaneElements).Int(Heads).Float(ScaleLog2).Ptr(output);
-        if (version == 2)
+        if (version == 3)
+        {
+            ctx.Launch(env.Kernels.PrefillAttentionV3, ((uint)(tiles.Count / 2), Heads, 1), 128, (uint)env.Kernels.PrefillAttentionV2SharedBytes, env.Stream, ref args);
+        }
+        else if (version == 2)
         {
             ctx.Launch(env.Kernels.PrefillAttentionV2, ((uint)(tiles.Count / 2), Heads, 1), 128, (uint)env.Kernels.PrefillAttentionV2SharedBytes, env.Stream, ref args);
         }

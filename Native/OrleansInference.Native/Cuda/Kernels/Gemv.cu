@@ -26,65 +26,98 @@ __device__ __forceinline__ float dot8(uint4 w, uint4 x)
     return s;
 }
 
-template <int M>
-__device__ __forceinline__ void gemv_rows(const bf16* __restrict__ W, const bf16* __restrict__ X, int N, int K, void* __restrict__ Y, int mode, int splits)
+// Starts pulling the slice of W's row that this warp will stream into L2 (one bulk prefetch, Hopper). Called before
+// the kernel waits for its predecessor: weights do not depend on it, so their load overlaps its tail.
+__device__ __forceinline__ void prefetch_row_l2(const uint4* w, int c0, int c1, bool active)
 {
-    __shared__ float partial[GEMV_WARPS][GEMV_MAX_M];
-    int warpInBlock = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int n = blockIdx.x * (GEMV_WARPS / splits) + warpInBlock / splits;
-    int split = warpInBlock % splits;
-    bool active = n < N;
-    const uint4* w = (const uint4*)(W + (long long)(active ? n : 0) * K);
-    const uint4* x = (const uint4*)X;
-    int chunks = K >> 3;
-    int per = (chunks + splits - 1) / splits;
-    int c0 = split * per, c1 = min(chunks, c0 + per);
-    float acc[M];
-#pragma unroll
-    for (int m = 0; m < M; m++) acc[m] = 0.0f;
-    if (active)
+#if __CUDA_ARCH__ >= 900
+    if (active && (threadIdx.x & 31) == 0 && c1 > c0)
+        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(w + c0), "r"((c1 - c0) * 16) : "memory");
+#endif
+}
+
+// acc[m] += this lane's part of W's row (16-byte chunks [c0, c1)) · X's row m (M rows of `chunks` chunks each).
+template <int M>
+__device__ __forceinline__ void gemv_dot(const uint4* __restrict__ w, const uint4* __restrict__ x, int chunks, int c0, int c1, float (&acc)[M])
+{
+    int c = c0 + (threadIdx.x & 31);
+    for (; c + 32 * (GEMV_UNROLL - 1) < c1; c += 32 * GEMV_UNROLL)
     {
-        int c = c0 + lane;
-        for (; c + 32 * (GEMV_UNROLL - 1) < c1; c += 32 * GEMV_UNROLL)
+        uint4 wv[GEMV_UNROLL];
+#pragma unroll
+        for (int u = 0; u < GEMV_UNROLL; u++) wv[u] = load_stream(w + c + 32 * u);
+#pragma unroll
+        for (int u = 0; u < GEMV_UNROLL; u++)
         {
-            uint4 wv[GEMV_UNROLL];
 #pragma unroll
-            for (int u = 0; u < GEMV_UNROLL; u++) wv[u] = load_stream(w + c + 32 * u);
-#pragma unroll
-            for (int u = 0; u < GEMV_UNROLL; u++)
-            {
-#pragma unroll
-                for (int m = 0; m < M; m++) acc[m] += dot8(wv[u], x[m * chunks + c + 32 * u]);
-            }
-        }
-        for (; c < c1; c += 32)
-        {
-            uint4 wv = load_stream(w + c);
-#pragma unroll
-            for (int m = 0; m < M; m++) acc[m] += dot8(wv, x[m * chunks + c]);
+            for (int m = 0; m < M; m++) acc[m] += dot8(wv[u], x[m * chunks + c + 32 * u]);
         }
     }
+    for (; c < c1; c += 32)
+    {
+        uint4 wv = load_stream(w + c);
+#pragma unroll
+        for (int m = 0; m < M; m++) acc[m] += dot8(wv, x[m * chunks + c]);
+    }
+}
+
+// Sums each column over its warps: afterwards the lanes of the column's first warp (split 0) hold its totals.
+// Every thread of the block calls it (it may synchronize the block).
+template <int M>
+__device__ __forceinline__ void gemv_reduce(float (&acc)[M], int splits, float (*partial)[GEMV_MAX_M])
+{
+    int warpInBlock = threadIdx.x >> 5, lane = threadIdx.x & 31;
 #pragma unroll
     for (int m = 0; m < M; m++) acc[m] = warp_sum(acc[m]);
     if (splits > 1)
     {
-        // The row's warps (consecutive in the block) add their parts through shared memory.
         if (lane == 0)
         {
 #pragma unroll
             for (int m = 0; m < M; m++) partial[warpInBlock][m] = acc[m];
         }
         __syncthreads();
-        if (split != 0) return;
-#pragma unroll
-        for (int m = 0; m < M; m++)
+        if (warpInBlock % splits == 0)
         {
-            float t = 0.0f;
-            for (int q = 0; q < splits; q++) t += partial[warpInBlock + q][m];
-            acc[m] = t;
+#pragma unroll
+            for (int m = 0; m < M; m++)
+            {
+                float t = 0.0f;
+                for (int q = 0; q < splits; q++) t += partial[warpInBlock + q][m];
+                acc[m] = t;
+            }
         }
     }
-    if (active && lane == 0)
+}
+
+// One warp's column n of the product and its split of K: prefetches the split, waits for the predecessor kernel,
+// and leaves the column's totals in acc (in the lanes of the column's split-0 warp).
+template <int M>
+__device__ __forceinline__ void gemv_column(const bf16* __restrict__ W, const bf16* __restrict__ X, int n, bool active, int K, int splits,
+                                            float (&acc)[M], float (*partial)[GEMV_MAX_M])
+{
+    const uint4* w = (const uint4*)(W + (long long)(active ? n : 0) * K);
+    int chunks = K >> 3;
+    int per = (chunks + splits - 1) / splits;
+    int c0 = ((threadIdx.x >> 5) % splits) * per, c1 = min(chunks, c0 + per);
+    prefetch_row_l2(w, c0, c1, active);
+    pdl_enter();
+#pragma unroll
+    for (int m = 0; m < M; m++) acc[m] = 0.0f;
+    if (active) gemv_dot<M>(w, (const uint4*)X, chunks, c0, c1, acc);
+    gemv_reduce<M>(acc, splits, partial);
+}
+
+template <int M>
+__device__ __forceinline__ void gemv_rows(const bf16* __restrict__ W, const bf16* __restrict__ X, int N, int K, void* __restrict__ Y, int mode, int splits)
+{
+    __shared__ float partial[GEMV_WARPS][GEMV_MAX_M];
+    int warpInBlock = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int n = blockIdx.x * (GEMV_WARPS / splits) + warpInBlock / splits;
+    bool active = n < N;
+    float acc[M];
+    gemv_column<M>(W, X, n, active, K, splits, acc, partial);
+    if (active && lane == 0 && warpInBlock % splits == 0)
     {
 #pragma unroll
         for (int m = 0; m < M; m++)
@@ -101,7 +134,6 @@ __device__ __forceinline__ void gemv_rows(const bf16* __restrict__ W, const bf16
 extern "C" __global__ void __launch_bounds__(32 * GEMV_WARPS, 3) gemv_bf16(const bf16* __restrict__ W, const bf16* __restrict__ X,
                                                                         int M, int N, int K, void* __restrict__ Y, int mode, int splits)
 {
-    pdl_enter();
     switch (M)
     {
     case 1: gemv_rows<1>(W, X, N, K, Y, mode, splits); break;
