@@ -16,7 +16,7 @@ metrics=gpu__time_duration.sum,launch__registers_per_thread,launch__grid_size,sm
 ncu --profile-from-start off --clock-control none --metrics $metrics --csv dotnet $bench gpu --model "$model" --profile > "$out/ncu.csv" 2> "$out/ncu.err"
 python3 "$here/ncu_summary.py" "$out/ncu.csv" | tee "$out/ncu-summary.txt"
 for f in ~/.cache/orleans-inference/kernels/*.cubin; do cuobjdump -res-usage "$f" 2>&1 | grep -E "Function|REG" | paste - - ; done | tee "$out/resources.txt"
-ncu --profile-from-start off --clock-control none --kernel-name regex:"paged_prefill_attention_v2|paged_decode_attention_v2" --launch-count 4 \
+ncu --profile-from-start off --clock-control none --kernel-name regex:"paged_prefill_attention_v3|paged_decode_attention_v2" --launch-count 4 \
   --section SpeedOfLight --section Occupancy --section WarpStateStats --section MemoryWorkloadAnalysis \
   dotnet $bench gpu --model "$model" --profile > "$out/ncu-attention.txt" 2>&1
 grep -E "paged_|Duration|Memory Throughput|DRAM Throughput|Compute \(SM\)|Achieved Occupancy|Theoretical Occupancy|Registers|Stall|L1/TEX Hit|L2 Hit|Warp Cycles Per Issued" "$out/ncu-attention.txt" | head -80

@@ -53,11 +53,21 @@ __device__ __forceinline__ void gemv_dot(const uint4* __restrict__ w, const uint
             for (int m = 0; m < M; m++) acc[m] += dot8(wv[u], x[m * chunks + c + 32 * u]);
         }
     }
-    for (; c < c1; c += 32)
+    // The tail (all of a short split) as one predicated batch: its loads are in flight together instead of one by one.
+    if (c < c1)
     {
-        uint4 wv = load_stream(w + c);
+        uint4 wv[GEMV_UNROLL];
 #pragma unroll
-        for (int m = 0; m < M; m++) acc[m] += dot8(wv, x[m * chunks + c]);
+        for (int u = 0; u < GEMV_UNROLL; u++) wv[u] = c + 32 * u < c1 ? load_stream(w + c + 32 * u) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+        for (int u = 0; u < GEMV_UNROLL; u++)
+        {
+            if (c + 32 * u < c1)
+            {
+#pragma unroll
+                for (int m = 0; m < M; m++) acc[m] += dot8(wv[u], x[m * chunks + c + 32 * u]);
+            }
+        }
     }
 }
 
