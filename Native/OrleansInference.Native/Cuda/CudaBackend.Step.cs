@@ -348,7 +348,7 @@ public sealed unsafe partial class CudaBackend
                 Mark("gemm_qkv");
                 args = new KernelArgs().Ptr(a.Qkv).Ptr(w.QkvBias?.Pointer ?? 0).Ptr(s.D(s.Positions)).Ptr(s.D(s.Slots)).Ptr(_invFreq).Ptr(a.Q)
                     .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(heads);
-                _context.Launch(k.RopeStoreKv, ((uint)t, 1, 1), 128, 0, _stream, ref args);
+                _context.Launch(_config.HeadDim % 8 == 0 ? k.RopeStoreKvWide : k.RopeStoreKv, ((uint)t, 1, 1), 128, 0, _stream, ref args);
                 Mark("rope_store_kv");
             }
 
@@ -393,10 +393,24 @@ public sealed unsafe partial class CudaBackend
     }
 
     /// <summary>Xn = RMSNorm(X) · weight for the step's first <paramref name="tokens"/> rows.</summary>
-    private void EnqueueRmsNorm(DeviceBuffer weight, int tokens)
+    private void EnqueueRmsNorm(DeviceBuffer weight, int tokens) => EnqueueRmsNorm(weight, 0, tokens);
+
+    /// <summary>Xn[r] = RMSNorm(X[rows[r]]) · weight for r &lt; <paramref name="count"/> (rows = 0: X[r]).</summary>
+    private void EnqueueRmsNorm(DeviceBuffer weight, ulong rows, int count)
     {
-        var args = new KernelArgs().Ptr(_act.X).Ptr(0).Ptr(weight).Ptr(_act.Xn).Int(_config.HiddenSize).Float((float)_config.RmsNormEps);
-        _context.Launch(_kernels.RmsNorm, ((uint)tokens, 1, 1), 256, 0, _stream, ref args);
+        int hidden = _config.HiddenSize;
+        float eps = (float)_config.RmsNormEps;
+        if (hidden % 4 == 0 && hidden <= 4096)
+        {
+            var args = new KernelArgs().Ptr(_act.X).Ptr(rows).Int(count).Ptr(weight).Ptr(_act.Xn).Float(eps);
+            _context.Launch(_kernels.RmsNormWarp, ((uint)(count + 7) / 8, 1, 1), 256, 0, _stream, ref args);
+        }
+        else
+        {
+            var args = new KernelArgs().Ptr(_act.X).Ptr(rows).Ptr(weight).Ptr(_act.Xn).Int(hidden).Float(eps);
+            _context.Launch(_kernels.RmsNorm, ((uint)count, 1, 1), 256, 0, _stream, ref args);
+        }
+
         Mark("rms_norm");
     }
 
@@ -454,9 +468,7 @@ public sealed unsafe partial class CudaBackend
         var a = _act;
         var s = _inputs;
         int hidden = _config.HiddenSize, vocab = _config.VocabSize;
-        var args = new KernelArgs().Ptr(a.X).Ptr(s.D(s.LogitRows + first)).Ptr(_weights.FinalNorm).Ptr(a.Xn).Int(hidden).Float((float)_config.RmsNormEps);
-        _context.Launch(_kernels.RmsNorm, ((uint)count, 1, 1), 256, 0, _stream, ref args);
-        Mark("rms_norm");
+        EnqueueRmsNorm(_weights.FinalNorm, s.D(s.LogitRows + first), count);
         _matmul.Run(_weights.LmHead.Pointer, vocab, hidden, a.Xn.Pointer, count, a.Logits.Pointer, GemmOutput.Float32, false, _stream);
         Mark("gemm_lm_head");
         if (argmax)
@@ -464,7 +476,7 @@ public sealed unsafe partial class CudaBackend
             // Each row is spread over enough blocks to fill the GPU; blocks combine by 64-bit atomicMax.
             int parts = Math.Clamp(((2 * _context.MultiprocessorCount) + count - 1) / count, 1, 64);
             _context.Memset32(a.Ids.Pointer, 0, 2L * count, _stream);
-            args = new KernelArgs().Ptr(a.Logits).Int(vocab).Ptr(a.Ids);
+            var args = new KernelArgs().Ptr(a.Logits).Int(vocab).Ptr(a.Ids);
             _context.Launch(_kernels.Argmax, ((uint)parts, (uint)count, 1), 256, 0, _stream, ref args);
             Mark("argmax");
         }

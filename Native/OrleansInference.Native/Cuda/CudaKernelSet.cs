@@ -24,12 +24,15 @@ internal sealed class CudaKernelSet : IDisposable
             "-DGQA_GROUP=" + config.GroupSize.ToString(CultureInfo.InvariantCulture),
             "-DKV_HEADS=" + config.NumKvHeads.ToString(CultureInfo.InvariantCulture),
             "-DKV_BLOCK_SIZE=" + blockSize.ToString(CultureInfo.InvariantCulture),
+            "-DHIDDEN=" + config.HiddenSize.ToString(CultureInfo.InvariantCulture),
         };
         var image = compiler.Compile(Source(), "orleans_inference_kernels", context.Architecture, options);
         WasCached = compiler.LastWasCached;
         _module = context.LoadModule(image);
         EmbeddingGather = _module.GetFunction("embedding_gather");
         RmsNorm = _module.GetFunction("rms_norm");
+        RmsNormWarp = _module.GetFunction("rms_norm_warp");
+        RopeStoreKvWide = _module.GetFunction("rope_store_kv_wide");
         RopeStoreKv = _module.GetFunction("rope_store_kv");
         DecodeAttention = _module.GetFunction("paged_decode_attention");
         DecodeMerge = _module.GetFunction("decode_merge");
@@ -58,6 +61,12 @@ internal sealed class CudaKernelSet : IDisposable
     public CudaFunction EmbeddingGather { get; }
 
     public CudaFunction RmsNorm { get; }
+
+    /// <summary>RMSNorm with one warp per row held in registers (hidden ≤ 4096, a multiple of 4); eight rows per block.</summary>
+    public CudaFunction RmsNormWarp { get; }
+
+    /// <summary>RoPE + KV store with 32-bit accesses, two frequencies per thread (head_dim a multiple of 8).</summary>
+    public CudaFunction RopeStoreKvWide { get; }
 
     public CudaFunction RopeStoreKv { get; }
 

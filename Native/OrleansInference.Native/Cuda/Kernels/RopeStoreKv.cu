@@ -51,3 +51,59 @@ extern "C" __global__ void rope_store_kv(const bf16* __restrict__ qkv, const flo
         vDst[i] = f2bf(x);
     }
 }
+
+// rope_store_kv with two neighbouring frequencies per thread and 32-bit loads and stores (the scalar version reached
+// 30% of DRAM bandwidth on a 2,048-token prefill), the v part in 16-byte pieces. Same results. HEAD_DIM % 4 == 0.
+// grid: tokens, block: 128.
+extern "C" __global__ void rope_store_kv_wide(const bf16* __restrict__ qkv, const float* __restrict__ bias,
+                                              const int* __restrict__ positions, const int* __restrict__ slots,
+                                              const float* __restrict__ invFreq, bf16* __restrict__ qOut,
+                                              bf16* __restrict__ pool, long long blockStride, long long layerOffset,
+                                              long long planeStride, int numHeads)
+{
+    pdl_enter();
+    const int D = HEAD_DIM, half = HEAD_DIM / 2, pairs = HEAD_DIM / 4;
+    int t = blockIdx.x;
+    float pos = (float)positions[t];
+    int slot = slots[t];
+    const bf16* row = qkv + (long long)t * (numHeads + 2 * KV_HEADS) * D;
+    bf16* kDst = pool + (long long)(slot / KV_BLOCK_SIZE) * blockStride + layerOffset + (long long)(slot % KV_BLOCK_SIZE) * KV_HEADS * D;
+    bf16* vDst = kDst + planeStride;
+    bf16* qDst = qOut + (long long)t * numHeads * D;
+    int groups = blockDim.x / pairs;
+    int jp = threadIdx.x % pairs, group = threadIdx.x / pairs, j = 2 * jp;
+    if (group < groups)
+    {
+        float s0, c0, s1, c1;
+        sincosf(pos * invFreq[j], &s0, &c0);
+        sincosf(pos * invFreq[j + 1], &s1, &c1);
+        for (int head = group; head < numHeads + KV_HEADS; head += groups)
+        {
+            int e = head * D + j;
+            u32 a = *(const u32*)(row + e), b = *(const u32*)(row + e + half);
+            float x1 = bf_lo(a), y1 = bf_hi(a), x2 = bf_lo(b), y2 = bf_hi(b);
+            if (bias)
+            {
+                x1 += bias[e]; y1 += bias[e + 1];
+                x2 += bias[e + half]; y2 += bias[e + half + 1];
+            }
+            u32 lo = pack_bf2(x1 * c0 - x2 * s0, y1 * c1 - y2 * s1);
+            u32 hi = pack_bf2(x2 * c0 + x1 * s0, y2 * c1 + y1 * s1);
+            bf16* dst = head < numHeads ? qDst + head * D : kDst + (head - numHeads) * D;
+            *(u32*)(dst + j) = lo;
+            *(u32*)(dst + j + half) = hi;
+        }
+    }
+    int vOff = (numHeads + KV_HEADS) * D;
+    for (int i = threadIdx.x; i < KV_HEADS * D / 8; i += blockDim.x)
+    {
+        uint4 v = *(const uint4*)(row + vOff + 8 * i);
+        if (bias)
+        {
+            const float* bv = bias + vOff + 8 * i;
+            v = make_uint4(pack_bf2(bf_lo(v.x) + bv[0], bf_hi(v.x) + bv[1]), pack_bf2(bf_lo(v.y) + bv[2], bf_hi(v.y) + bv[3]),
+                           pack_bf2(bf_lo(v.z) + bv[4], bf_hi(v.z) + bv[5]), pack_bf2(bf_lo(v.w) + bv[6], bf_hi(v.w) + bv[7]));
+        }
+        ((uint4*)vDst)[i] = v;
+    }
+}
