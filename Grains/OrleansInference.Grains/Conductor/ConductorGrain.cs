@@ -229,14 +229,16 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
                 continue;
             }
             var cached = 0;
+            var prefixes = 0;
             if (policy.UsesPrefixOverlap && hashes.Count > 0)
             {
                 var fromIndex = indexRuns is not null && indexRuns.TryGetValue(id, out var r) ? r : 0;
                 cached = Math.Max(fromIndex, _routed.LeadingRun(id, hashes, nowTicks));
+                prefixes = _routed.RecentPrefixes(id, nowTicks);
             }
             var load = Math.Max(0, w.Load?.PendingPrefillTokens ?? 0) + w.UnreportedTokens
                 + (long)_options.CacheAware.DecodeTokenWeight * w.InFlight;
-            candidates.Add(new PlacementCandidate(id, cached, w.InFlight, load, w.Placements));
+            candidates.Add(new PlacementCandidate(id, cached, w.InFlight, load, w.Placements) { RecentPrefixes = prefixes });
         }
         var blockSize = _blockSize ?? 16;
         var context = new PlacementContext(request.RequestId, request.PromptTokens, blockSize, candidates, request.ExcludeWorkers);
