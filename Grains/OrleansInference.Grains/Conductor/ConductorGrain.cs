@@ -50,6 +50,7 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
         _model = this.GetPrimaryKeyString();
         // Runs on this activation's scheduler for as long as it lives.
         _ = WatchMembershipAsync(_stop.Token);
+        StartRegistryRefresh();
         return Task.CompletedTask;
     }
 
@@ -133,6 +134,8 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
             _workers[registration.WorkerId] = new WorkerEntry(registration);
             Log.WorkerRegistered(_logger, registration.WorkerId, _model, registration.Device, registration.Role.ToString());
             _ = SyncIndexAsync(registration.WorkerId);
+            NoteModelCard(registration);
+            _ = PublishWorkersAsync();
         }
         return Task.CompletedTask;
     }
@@ -163,6 +166,8 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
             return;
         }
         Log.WorkerRemoved(_logger, workerId, _model);
+        // Awaited below: a worker leaving with its silo's shutdown is off the registry before the silo is gone.
+        var published = PublishWorkersAsync();
         _routed.Remove(workerId);
         foreach (var (job, f) in _inFlight.ToList())
         {
@@ -182,6 +187,7 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
         {
             Log.IndexRemovalFailed(_logger, ex, workerId);
         }
+        await published;
     }
 
     public Task<LoadReportAck> ReportLoadAsync(WorkerLoad load)
