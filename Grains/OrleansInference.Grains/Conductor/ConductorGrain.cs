@@ -50,6 +50,7 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
         _model = this.GetPrimaryKeyString();
         // Runs on this activation's scheduler for as long as it lives.
         _ = WatchMembershipAsync(_stop.Token);
+        StartRegistryRefresh();
         return Task.CompletedTask;
     }
 
@@ -133,6 +134,8 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
             _workers[registration.WorkerId] = new WorkerEntry(registration);
             Log.WorkerRegistered(_logger, registration.WorkerId, _model, registration.Device, registration.Role.ToString());
             _ = SyncIndexAsync(registration.WorkerId);
+            NoteModelCard(registration);
+            _ = PublishWorkersAsync();
         }
         return Task.CompletedTask;
     }
@@ -163,6 +166,8 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
             return;
         }
         Log.WorkerRemoved(_logger, workerId, _model);
+        // Awaited below: a worker leaving with its silo's shutdown is off the registry before the silo is gone.
+        var published = PublishWorkersAsync();
         _routed.Remove(workerId);
         foreach (var (job, f) in _inFlight.ToList())
         {
@@ -182,6 +187,7 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
         {
             Log.IndexRemovalFailed(_logger, ex, workerId);
         }
+        await published;
     }
 
     public Task<LoadReportAck> ReportLoadAsync(WorkerLoad load)
@@ -229,14 +235,16 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
                 continue;
             }
             var cached = 0;
+            var prefixes = 0;
             if (policy.UsesPrefixOverlap && hashes.Count > 0)
             {
                 var fromIndex = indexRuns is not null && indexRuns.TryGetValue(id, out var r) ? r : 0;
                 cached = Math.Max(fromIndex, _routed.LeadingRun(id, hashes, nowTicks));
+                prefixes = _routed.RecentPrefixes(id, nowTicks);
             }
             var load = Math.Max(0, w.Load?.PendingPrefillTokens ?? 0) + w.UnreportedTokens
                 + (long)_options.CacheAware.DecodeTokenWeight * w.InFlight;
-            candidates.Add(new PlacementCandidate(id, cached, w.InFlight, load, w.Placements));
+            candidates.Add(new PlacementCandidate(id, cached, w.InFlight, load, w.Placements) { RecentPrefixes = prefixes });
         }
         var blockSize = _blockSize ?? 16;
         var context = new PlacementContext(request.RequestId, request.PromptTokens, blockSize, candidates, request.ExcludeWorkers);

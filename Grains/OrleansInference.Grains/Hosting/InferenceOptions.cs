@@ -39,6 +39,19 @@ public sealed class InferenceOptions
     /// <summary>How long KV events are gathered before they are sent to the index (fewer, larger messages).</summary>
     public TimeSpan KvEventFlushInterval { get; set; } = TimeSpan.FromMilliseconds(5);
 
+    /// <summary>
+    /// How often each conductor re-reports its model's workers to the cluster's model registry (it also reports at
+    /// once whenever a worker registers or leaves), so a registry that lost its state learns the models again; also how
+    /// often each silo refreshes its copy of that registry.
+    /// </summary>
+    public TimeSpan ModelRegistryRefresh { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a silo trusts its copy of the cluster's model list when asked for a model it does not serve itself (a
+    /// model missing or down in the copy is looked up again at once).
+    /// </summary>
+    public TimeSpan ModelDirectoryCacheTime { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Times a request may move to another worker after its worker failed.</summary>
     public int MaxMigrations { get; set; } = 3;
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Runtime;
 using Orleans.Storage;
 using OrleansInference.Grains.Requests;
+using OrleansInference.Grains.Models;
 using OrleansInference.Grains.Placement;
 using OrleansInference.Grains.Workers;
 
@@ -19,7 +20,8 @@ public static class InferenceSiloExtensions
     /// Registers what a silo needs to serve and route inference requests: options (section <c>Inference</c> of
     /// <paramref name="configuration"/>, then <paramref name="configure"/>), the engine host that loads the model and
     /// creates <see cref="InferenceOptions.WorkersPerSilo"/> engines at startup and registers them with the conductor,
-    /// the silo-pinned placement of worker grains, the model catalog (<see cref="IModelCatalog"/>) and the metrics
+    /// the silo-pinned placement of worker grains, the model catalog (<see cref="IModelCatalog"/>), this silo's view of
+    /// the models other silos serve (<see cref="ClusterModelDirectory"/>) and the metrics
     /// (<see cref="InferenceMetrics"/>, meter <c>OrleansInference</c>), and memory grain storage for request
     /// checkpoints (named <see cref="RequestCheckpointStorageName"/>) unless a storage of that name was registered
     /// first (the silo host registers Redis there when it has a Redis connection). KV events travel by grain calls, so
@@ -50,6 +52,8 @@ public static class InferenceSiloExtensions
         services.TryAddSingleton<EngineHost>();
         services.AddSingleton<IModelCatalog>(sp => sp.GetRequiredService<EngineHost>());
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<EngineHost>());
+        services.TryAddSingleton<ClusterModelDirectory>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ClusterModelDirectory>());
         builder.AddPlacementDirector<SiloPinnedPlacement, SiloPinnedPlacementDirector>();
         // Request checkpoints: a storage registered under this name before AddInference (e.g. Redis) is used as is.
         if (!services.Any(d => d.ServiceType == typeof(IGrainStorage) && d.IsKeyedService && Equals(d.ServiceKey, RequestCheckpointStore.StorageName)))

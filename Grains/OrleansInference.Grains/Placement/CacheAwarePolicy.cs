@@ -11,10 +11,14 @@ namespace OrleansInference.Grains.Placement;
 /// exceeds <c>mean · (1 + slack) + c</c> is skipped (even for a full cache hit) unless every worker does; this keeps
 /// one hot prefix from piling everything onto one worker. Ties go to the worker with fewer in-flight requests, then
 /// fewer placements so far.
-/// Cold prompts (no eligible worker holds any of its blocks) are placed by history instead of cost: fewest placements,
-/// then fewest in flight, then least load. A new prefix decides where all its followers go, and the cost alone would
-/// keep giving new prefixes to the workers whose cheap cache hits keep their queues short — the ones that already own
-/// the most prefixes.
+/// Cold prompts (no eligible worker holds any of its blocks) are placed by history instead of cost: fewest prefixes
+/// routed to the worker recently (<see cref="PlacementCandidate.RecentPrefixes"/>, the least committed cache, as
+/// SGLang's router picks the smallest tree), then fewest placements, then fewest in flight, then least load. A new
+/// prefix decides where all its followers go: the cost alone would keep giving new prefixes to the workers whose cheap
+/// cache hits keep their queues short — the ones that already own the most prefixes — and fewest placements alone
+/// (what this policy used before) split 16 equally popular groups 5/5/3/3 when they arrive in random order, because a
+/// group's placements come after its prefix was assigned; a worker with more prefixes than its cache holds then
+/// recomputes them (routing benchmark, 192 KV blocks per worker: up to 1.21× the oracle's prefill; 1.00 in every run since).
 /// </summary>
 internal sealed class CacheAwarePolicy(CacheAwareOptions options) : IPlacementPolicy
 {
@@ -73,7 +77,8 @@ internal sealed class CacheAwarePolicy(CacheAwareOptions options) : IPlacementPo
 
     private static int ColdOrder(PlacementCandidate a, PlacementCandidate b)
     {
-        var order = a.Placements.CompareTo(b.Placements);
+        var order = a.RecentPrefixes.CompareTo(b.RecentPrefixes);
+        if (order == 0) order = a.Placements.CompareTo(b.Placements);
         if (order == 0) order = a.InFlight.CompareTo(b.InFlight);
         return order != 0 ? order : a.LoadTokens.CompareTo(b.LoadTokens);
     }

@@ -25,7 +25,14 @@ public interface IPlacementPolicy
 /// <param name="InFlight">Requests placed on the worker and not yet completed.</param>
 /// <param name="LoadTokens">Queued and running work on the worker, in tokens (see the conductor for the estimate).</param>
 /// <param name="Placements">Requests ever placed on the worker by this conductor (a tie-breaker that spreads work).</param>
-public sealed record PlacementCandidate(string WorkerId, int CachedBlocks, int InFlight, long LoadTokens, long Placements);
+public sealed record PlacementCandidate(string WorkerId, int CachedBlocks, int InFlight, long LoadTokens, long Placements)
+{
+    /// <summary>
+    /// Distinct prefixes (prompts' first blocks) this conductor routed to the worker recently (within
+    /// <see cref="CacheAwareOptions.RoutedRecordTtl"/>): how much of its cache recent routing has committed.
+    /// </summary>
+    public int RecentPrefixes { get; init; }
+}
 
 /// <summary>What a policy knows about one placement.</summary>
 /// <param name="RequestId">Request id (diagnostics).</param>

@@ -5,6 +5,7 @@ using Orleans.Concurrency;
 using Orleans.Placement;
 using Orleans.Storage;
 using OrleansInference.Grains.Hosting;
+using OrleansInference.Grains.Models;
 using OrleansInference.Grains.Workers;
 
 namespace OrleansInference.Grains.Requests;
@@ -22,6 +23,7 @@ namespace OrleansInference.Grains.Requests;
 internal sealed partial class RequestGrain : Grain, IRequestGrain
 {
     private readonly EngineHost _host;
+    private readonly ClusterModelDirectory _models;
     private readonly InferenceOptions _options;
     private readonly InferenceMetrics _metrics;
     private readonly ILogger _logger;
@@ -55,9 +57,11 @@ internal sealed partial class RequestGrain : Grain, IRequestGrain
     private int _cachedPromptTokens = -1;
     private IGrainTimer? _expiry;
 
-    public RequestGrain(EngineHost host, IOptions<InferenceOptions> options, InferenceMetrics metrics, ILogger<RequestGrain> logger, TimeProvider? time = null)
+    public RequestGrain(EngineHost host, ClusterModelDirectory models, IOptions<InferenceOptions> options, InferenceMetrics metrics,
+        ILogger<RequestGrain> logger, TimeProvider? time = null)
     {
         _host = host;
+        _models = models;
         _options = options.Value;
         _metrics = metrics;
         _logger = logger;

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using OrleansInference.Grains.Hosting;
+using OrleansInference.Grains.Models;
 using OrleansInference.Native;
 using OrleansInference.Native.Models;
 
@@ -25,6 +26,9 @@ public sealed class RoutingSiloClusterFixture : InferenceClusterFixture
     public IGrainFactory RouterGrains => Cluster.Silos.Single(s => s.Name == _router).ServiceProvider.GetRequiredService<IGrainFactory>();
 
     public string RouterSilo => Cluster.Silos.Single(s => s.Name == _router).SiloAddress.ToParsableString();
+
+    /// <summary>The router silo's view of the cluster's models.</summary>
+    public ClusterModelDirectory RouterModels => Cluster.Silos.Single(s => s.Name == _router).ServiceProvider.GetRequiredService<ClusterModelDirectory>();
 }
 
 /// <summary>A request that reaches a silo without its model is prepared and placed on a silo that has it.</summary>
@@ -88,5 +92,42 @@ public sealed class RoutingSiloTests(RoutingSiloClusterFixture fixture) : IClass
         var missing = await Assert.ThrowsAsync<InferenceException>(async () =>
             await StreamReading.ReadAllAsync(fixture.RouterGrains.GetGrain<IRequestGrain>("routed-unknown").GenerateAsync(unknown, null, Ct), Ct));
         Assert.Equal(InferenceErrorCode.ModelNotFound, missing.Code);
+    }
+
+    [Fact]
+    public async Task TheModelRegistryListsTheModelWithItsLiveWorkers()
+    {
+        var model = await fixture.RouterGrains.GetModelRegistry().FindAsync(InferenceClusterFixture.Model);
+        Assert.NotNull(model);
+        Assert.Equal(2, model.LiveWorkers); // the two silos with an engine
+        Assert.Equal(2048, model.MaxModelLength);
+        Assert.Equal("cpu", model.Device);
+        var lookup = await fixture.RouterModels.FindAsync(InferenceClusterFixture.Model, Ct);
+        Assert.Equal(ClusterModelState.Live, lookup.State);
+        Assert.Contains(await fixture.RouterModels.GetLiveModelsAsync(Ct), m => m.Id == InferenceClusterFixture.Model);
+        Assert.Equal(ClusterModelState.Unknown, (await fixture.RouterModels.FindAsync("never-served", Ct)).State);
+    }
+
+    [Fact]
+    public async Task AModelWhoseWorkersAreAllGoneIsUnavailableNotUnknown()
+    {
+        // What a conductor reports when its last worker leaves.
+        await fixture.RouterGrains.GetModelRegistry().ReportAsync(new ModelWorkersReport { Model = "departed", MaxModelLength = 64, Device = "cpu" });
+        // A silo looks a model up again at most every quarter of a second (unknown names must not flood the registry).
+        var lookup = await fixture.RouterModels.FindAsync("departed", Ct);
+        for (var i = 0; i < 20 && lookup.State == ClusterModelState.Unknown; i++)
+        {
+            await Task.Delay(100, Ct);
+            lookup = await fixture.RouterModels.FindAsync("departed", Ct);
+        }
+        Assert.Equal(ClusterModelState.Down, lookup.State);
+        Assert.Equal(64, lookup.Model!.MaxModelLength);
+        Assert.DoesNotContain(await fixture.RouterModels.GetLiveModelsAsync(Ct), m => m.Id == "departed");
+
+        var request = new InferenceRequest { Model = "departed", Prompt = "x", Sampling = new SamplingOptions { MaxTokens = 1 } };
+        var refused = await Assert.ThrowsAsync<InferenceException>(async () =>
+            await StreamReading.ReadAllAsync(fixture.RouterGrains.GetGrain<IRequestGrain>("routed-departed").GenerateAsync(request, null, Ct), Ct));
+        Assert.Equal(InferenceErrorCode.Unavailable, refused.Code);
+        Assert.Contains("none of its workers is live", refused.Message);
     }
 }

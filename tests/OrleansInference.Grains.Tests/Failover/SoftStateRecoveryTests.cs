@@ -1,4 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
 using OrleansInference.Grains.KvIndex;
+using OrleansInference.Grains.Workers;
 using OrleansInference.Grains.Tests.Cluster;
 using OrleansInference.Native.Kv;
 
@@ -40,6 +42,13 @@ public sealed class SoftStateRecoveryTests
         var workers = await cluster.WaitForWorkersAsync(2, TimeSpan.FromSeconds(10));
         Assert.DoesNotContain(workers, w => w.Registration.Silo == conductorSilo.ToParsableString());
         Assert.NotEqual(conductorSilo, cluster.HostOf(cluster.Conductor.GetGrainId()));
+        // The survivor that re-registered first was told it was the only worker and learns otherwise with its next load
+        // report (the sole-worker shortcut's accepted window, LoadReportInterval): a request meanwhile may start on it
+        // without asking the conductor. The placement checked below must be the conductor's.
+        await WaitUntilAsync(() => Task.FromResult(cluster.Cluster.Silos
+            .Where(s => !s.SiloAddress.Equals(conductorSilo))
+            .SelectMany(s => s.ServiceProvider.GetRequiredService<EngineHost>().Workers)
+            .All(w => !w.IsSoleWorker)), TimeSpan.FromSeconds(10));
 
         // Every index shard knows the survivor's blocks again, though that worker produced no KV event since.
         await WaitUntilAsync(async () => (await HoldersAsync(client, hashes)).All(h => h.Contains(cached.Value.Worker)), TimeSpan.FromSeconds(10));

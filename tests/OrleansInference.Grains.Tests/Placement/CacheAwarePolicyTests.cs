@@ -73,6 +73,22 @@ public sealed class CacheAwarePolicyTests
     }
 
     [Fact]
+    public void ANewPrefixGoesToTheWorkerWithTheFewestRecentPrefixesBeforePlacements()
+    {
+        // b has had the fewest placements (its prefixes were rarely asked for), but d owns the fewest prefixes: giving
+        // b a fifth prefix is how equally popular groups ended up split 5/5/3/3.
+        var policy = new CacheAwarePolicy(Options);
+        var context = new PlacementContext("r", 576, 16,
+        [
+            new PlacementCandidate("a", 0, 0, 0, 9) { RecentPrefixes = 4 },
+            new PlacementCandidate("b", 0, 0, 0, 3) { RecentPrefixes = 4 },
+            new PlacementCandidate("c", 0, 0, 0, 5) { RecentPrefixes = 4 },
+            new PlacementCandidate("d", 0, 1, 0, 8) { RecentPrefixes = 3 },
+        ], []);
+        Assert.Equal("d", policy.Choose(context).WorkerId);
+    }
+
+    [Fact]
     public void UnknownPolicyNameIsAnInvalidRequest()
     {
         var ex = Assert.Throws<InferenceException>(() => PlacementPolicies.Create("fastest"));

@@ -13,7 +13,12 @@ internal sealed record ApiProblem(int Status, string Type, string Code, string M
         new(StatusCodes.Status400BadRequest, "invalid_request_error", "invalid_request", message, param);
 
     public static ApiProblem ModelNotFound(string model) =>
-        new(StatusCodes.Status404NotFound, "not_found_error", "model_not_found", $"The model '{model}' does not exist or is not served here.", "model");
+        new(StatusCodes.Status404NotFound, "not_found_error", "model_not_found", $"The model '{model}' is not served by any silo of this cluster.", "model");
+
+    /// <summary>A model the cluster serves but whose workers are all gone (503).</summary>
+    public static ApiProblem ModelUnavailable(string model, int retryAfterSeconds) =>
+        new(StatusCodes.Status503ServiceUnavailable, "service_unavailable", "unavailable",
+            $"The model '{model}' is served by this cluster, but none of its workers is live right now; retry later.", "model", retryAfterSeconds);
 
     public static ApiProblem TooLarge(string message, string? param = null) =>
         new(StatusCodes.Status413PayloadTooLarge, "invalid_request_error", "request_too_large", message, param);

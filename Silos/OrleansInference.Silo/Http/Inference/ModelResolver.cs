@@ -1,34 +1,127 @@
+using Microsoft.Extensions.Options;
+using OrleansInference.Grains;
 using OrleansInference.Grains.Hosting;
+using OrleansInference.Grains.Models;
 using OrleansInference.Silo.Http.Errors;
 
 namespace OrleansInference.Silo.Http.Inference;
 
-/// <summary>Resolves the <c>model</c> of a request against the models this silo serves.</summary>
-internal sealed class ModelResolver(IModelCatalog catalog)
+/// <summary>
+/// Resolves the <c>model</c> of a request: first among the models this silo serves (no grain call: the ordinary path
+/// costs nothing extra), then among those other silos of the cluster serve (<see cref="ClusterModelDirectory"/>). A
+/// request for a model served elsewhere runs as any other: its request grain, here, has it tokenized and checked by a
+/// worker of that model and placed by its conductor; text and stop strings come from that worker's engine.
+/// </summary>
+internal sealed partial class ModelResolver(
+    IModelCatalog catalog, ClusterModelDirectory cluster, IGrainFactory grains, IOptions<HttpApiOptions> options, ILogger<ModelResolver> logger)
 {
-    public IReadOnlyList<ServedModel> Models => catalog.Models;
+    /// <summary>Models this silo serves itself.</summary>
+    public IReadOnlyList<ServedModel> Local => catalog.Models;
 
-    /// <summary>The served model named <paramref name="requested"/>; the only (first) model when none is named.</summary>
-    public ServedModel Resolve(string? requested)
+    /// <summary>
+    /// The model named <paramref name="requested"/>; this silo's first model (else the cluster's first live one) when
+    /// none is named. 404 for a model no silo serves, 503 for one whose workers are all gone.
+    /// </summary>
+    public ValueTask<ServedModel> ResolveAsync(string? requested, CancellationToken ct)
     {
-        var models = catalog.Models;
+        var local = catalog.Models;
         if (string.IsNullOrEmpty(requested))
         {
-            return models.Count > 0
-                ? models[0]
-                : throw new ApiRequestException(new ApiProblem(StatusCodes.Status503ServiceUnavailable, "service_unavailable", "unavailable",
-                    "No model is loaded on this server yet."));
+            return local.Count > 0 ? ValueTask.FromResult(local[0]) : new ValueTask<ServedModel>(DefaultFromClusterAsync(ct));
         }
-        foreach (var model in models)
+        foreach (var model in local)
         {
             if (string.Equals(model.Id, requested, StringComparison.Ordinal))
             {
-                return model;
+                return ValueTask.FromResult(model);
             }
         }
-        throw new ApiRequestException(ApiProblem.ModelNotFound(requested));
+        return new ValueTask<ServedModel>(ResolveInClusterAsync(requested, ct));
     }
 
-    /// <summary>Like <see cref="Resolve"/> but null when the model is unknown.</summary>
-    public ServedModel? Find(string name) => catalog.Models.FirstOrDefault(m => string.Equals(m.Id, name, StringComparison.Ordinal));
+    /// <summary>Models this silo serves, then the live models of other silos.</summary>
+    public async Task<IReadOnlyList<ServedModel>> ListAsync(CancellationToken ct)
+    {
+        var local = catalog.Models;
+        IReadOnlyList<ClusterModel> remote;
+        try
+        {
+            remote = await cluster.GetLiveModelsAsync(ct);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            // The list of this silo's own models is still right; the log says why the rest is missing.
+            LogClusterModelsFailed(logger, ex);
+            return local;
+        }
+        var list = new List<ServedModel>(local);
+        foreach (var m in remote)
+        {
+            if (!list.Any(l => string.Equals(l.Id, m.Id, StringComparison.Ordinal)))
+            {
+                list.Add(ToServed(m));
+            }
+        }
+        return list;
+    }
+
+    /// <summary>Whether any silo of the cluster has a live worker of some model (false when the registry cannot be read).</summary>
+    public async Task<bool> ClusterHasLiveModelAsync(CancellationToken ct)
+    {
+        try
+        {
+            return (await cluster.GetLiveModelsAsync(ct)).Count > 0;
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            LogClusterModelsFailed(logger, ex);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="name"/> has a live worker now: served here, or live in the registry; for a model the
+    /// registry does not list at the moment, its conductor is asked. 404 for a model no silo serves.
+    /// </summary>
+    public async Task<bool> IsLiveAsync(string name, CancellationToken ct)
+    {
+        if (catalog.Models.Any(m => string.Equals(m.Id, name, StringComparison.Ordinal)))
+        {
+            return true;
+        }
+        var lookup = await cluster.FindAsync(name, ct);
+        return lookup.State switch
+        {
+            ClusterModelState.Unknown => throw new ApiRequestException(ApiProblem.ModelNotFound(name)),
+            ClusterModelState.Live => true,
+            ClusterModelState.Down => false,
+            _ => (await grains.GetGrain<IConductorGrain>(name).GetWorkersAsync().WaitAsync(ct)).Count > 0,
+        };
+    }
+
+    private async Task<ServedModel> ResolveInClusterAsync(string requested, CancellationToken ct)
+    {
+        var lookup = await cluster.FindAsync(requested, ct);
+        return lookup.State switch
+        {
+            ClusterModelState.Unknown => throw new ApiRequestException(ApiProblem.ModelNotFound(requested)),
+            ClusterModelState.Down => throw new ApiRequestException(ApiProblem.ModelUnavailable(requested, options.Value.RetryAfterSeconds)),
+            // Unlisted: the registry forgot it for now; its conductor decides (serves it, or answers that it is down).
+            _ => ToServed(lookup.Model!),
+        };
+    }
+
+    private async Task<ServedModel> DefaultFromClusterAsync(CancellationToken ct)
+    {
+        var live = await cluster.GetLiveModelsAsync(ct);
+        return live.Count > 0
+            ? ToServed(live[0])
+            : throw new ApiRequestException(new ApiProblem(StatusCodes.Status503ServiceUnavailable, "service_unavailable", "unavailable",
+                "No model is served by this cluster yet.", RetryAfterSeconds: options.Value.RetryAfterSeconds));
+    }
+
+    private static ServedModel ToServed(ClusterModel m) => new(m.Id, m.MaxModelLength, m.Device);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read the cluster's model list; listing this silo's models only")]
+    private static partial void LogClusterModelsFailed(ILogger logger, Exception exception);
 }

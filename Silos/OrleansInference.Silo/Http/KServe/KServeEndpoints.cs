@@ -15,9 +15,9 @@ internal static class KServeEndpoints
         var v2 = endpoints.MapGroup("/v2");
         v2.MapGet("", (KServeHealthEndpoint e) => e.Server());
         v2.MapGet("/health/live", (KServeHealthEndpoint e) => e.Live());
-        v2.MapGet("/health/ready", (KServeHealthEndpoint e) => e.Ready());
-        v2.MapGet("/models/{name}", (string name, KServeHealthEndpoint e) => e.Model(name));
-        v2.MapGet("/models/{name}/ready", (string name, KServeHealthEndpoint e) => e.ModelReady(name));
+        v2.MapGet("/health/ready", (HttpContext context, KServeHealthEndpoint e) => e.ReadyAsync(context.RequestAborted));
+        v2.MapGet("/models/{name}", (HttpContext context, string name, KServeHealthEndpoint e) => e.ModelAsync(name, context.RequestAborted));
+        v2.MapGet("/models/{name}/ready", (HttpContext context, string name, KServeHealthEndpoint e) => e.ModelReadyAsync(name, context.RequestAborted));
         v2.MapPost("/models/{name}/infer", (HttpContext context, string name, KServeInferEndpoint e) => e.HandleAsync(context, name));
         v2.MapPost("/models/{name}/generate", (HttpContext context, string name, KServeGenerateEndpoint e) => e.HandleAsync(context, name, stream: false));
         v2.MapPost("/models/{name}/generate_stream", (HttpContext context, string name, KServeGenerateEndpoint e) => e.HandleAsync(context, name, stream: true));

@@ -19,7 +19,7 @@ internal sealed partial class KServeGenerateEndpoint(
         var limits = options.Value;
         var requestId = RequestIds.Get(context);
         var dto = await RequestBody.ReadAsync(context, KServeJsonContext.Default.GenerateRequestDto, limits.MaxRequestBodyBytes);
-        var model = KServeModels.Resolve(models, name);
+        var model = await KServeModels.ResolveAsync(models, name, context.RequestAborted);
         if ((dto.TextInput is null) == (dto.InputIds is null))
         {
             throw ApiRequestException.BadRequest("Give exactly one of 'text_input' and 'input_ids'.", "text_input");

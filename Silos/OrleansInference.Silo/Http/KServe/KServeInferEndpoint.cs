@@ -18,7 +18,7 @@ internal sealed class KServeInferEndpoint(InferenceGateway gateway, ModelResolve
         var limits = options.Value;
         var requestId = RequestIds.Get(context);
         var dto = await RequestBody.ReadAsync(context, KServeJsonContext.Default.InferRequestDto, limits.MaxRequestBodyBytes);
-        var model = KServeModels.Resolve(models, name);
+        var model = await KServeModels.ResolveAsync(models, name, context.RequestAborted);
         var (text, ids) = ReadInputs(dto, model, limits);
         var parameters = new KServeParameters("parameters.", dto.Parameters);
         var wanted = WantedOutputs(dto);

@@ -21,7 +21,7 @@ internal static class KServeModels
         [new TensorMetadataDto(TextInput, "BYTES", [1]), new TensorMetadataDto(InputIds, "INT64", [-1])],
         [new TensorMetadataDto(TextOutput, "BYTES", [1]), new TensorMetadataDto(OutputIds, "INT64", [-1])]);
 
-    /// <summary>The model in the URL; 404 in KServe's style when it is not served here.</summary>
-    public static ServedModel Resolve(ModelResolver models, string name) =>
-        models.Find(name) ?? throw new ApiRequestException(ApiProblem.ModelNotFound(name));
+    /// <summary>The model in the URL: served here or by another silo; 404 when no silo serves it, 503 when its workers are gone.</summary>
+    public static ValueTask<ServedModel> ResolveAsync(ModelResolver models, string name, CancellationToken ct) =>
+        string.IsNullOrEmpty(name) ? throw new ApiRequestException(ApiProblem.ModelNotFound(name)) : models.ResolveAsync(name, ct);
 }

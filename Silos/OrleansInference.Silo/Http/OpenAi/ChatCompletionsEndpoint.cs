@@ -19,7 +19,7 @@ internal sealed class ChatCompletionsEndpoint(
         var limits = options.Value;
         var requestId = RequestIds.Get(context);
         var dto = await RequestBody.ReadAsync(context, OpenAiJsonContext.Default.ChatCompletionRequestDto, limits.MaxRequestBodyBytes);
-        var model = models.Resolve(dto.Model);
+        var model = await models.ResolveAsync(dto.Model, context.RequestAborted);
         var call = OpenAiRequestMapper.MapChat(dto, model, limits);
         var resumed = RequestBody.ResumeCounts(context, limits.MaxSamples);
         await using var running = await gateway.StartAsync(requestId, call.Request, resumed, context.RequestAborted,

@@ -18,7 +18,7 @@ internal sealed class CompletionsEndpoint(
         var limits = options.Value;
         var requestId = RequestIds.Get(context);
         var dto = await RequestBody.ReadAsync(context, OpenAiJsonContext.Default.CompletionRequestDto, limits.MaxRequestBodyBytes);
-        var model = models.Resolve(dto.Model);
+        var model = await models.ResolveAsync(dto.Model, context.RequestAborted);
         var call = OpenAiRequestMapper.MapCompletion(dto, model, limits);
         var resumed = RequestBody.ResumeCounts(context, limits.MaxSamples);
         var returnTokenIds = dto.ReturnTokenIds ?? false;

@@ -13,8 +13,8 @@ internal static class OpenAiEndpoints
     public static void MapOpenAiApi(this IEndpointRouteBuilder endpoints)
     {
         var v1 = endpoints.MapGroup("/v1");
-        v1.MapGet("/models", (ModelsEndpoint e) => e.List());
-        v1.MapGet("/models/{model}", (string model, ModelsEndpoint e) => e.Get(model));
+        v1.MapGet("/models", (HttpContext context, ModelsEndpoint e) => e.ListAsync(context.RequestAborted));
+        v1.MapGet("/models/{model}", (HttpContext context, string model, ModelsEndpoint e) => e.GetAsync(model, context.RequestAborted));
         v1.MapPost("/completions", (HttpContext context, CompletionsEndpoint e) => e.HandleAsync(context));
         v1.MapPost("/chat/completions", (HttpContext context, ChatCompletionsEndpoint e) => e.HandleAsync(context));
     }

@@ -1,0 +1,67 @@
+using Microsoft.Extensions.DependencyInjection;
+using OrleansInference.Grains;
+
+namespace OrleansInference.Silo.Tests.Infrastructure;
+
+/// <summary>
+/// A real three-silo cluster in process, each silo with its own Kestrel on 127.0.0.1: <see cref="WithModel"/> serves
+/// <see cref="Model"/>, <see cref="Router"/> has no engine, and <see cref="Leaving"/> serves <see cref="LeavingModel"/>
+/// (the built-in model under another name) and is stopped by the test about models whose workers are all gone.
+/// </summary>
+public sealed class ThreeSiloFixture : IAsyncLifetime
+{
+    public const string Model = "builtin";
+    public const string LeavingModel = "builtin-leaving";
+    private readonly string _clusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
+
+    public RunningSilo WithModel { get; private set; } = null!;
+
+    public RunningSilo Router { get; private set; } = null!;
+
+    public RunningSilo Leaving { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        WithModel = await RunningSilo.StartAsync(_clusterId, [], ct);
+        // The registry grain activates on its first caller's silo, the model's conductor on this one (the only silo so
+        // far), so it is not lost with the silo a test stops.
+        var registry = WithModel.Services.GetRequiredService<IGrainFactory>().GetModelRegistry();
+        await Eventually.TrueAsync(async () => await registry.FindAsync(Model) is { LiveWorkers: 1 }, "the registry lists the model", ct);
+
+        KeyValuePair<string, string> join = new("Orleans:PrimarySiloEndpoint", $"127.0.0.1:{WithModel.SiloPort}");
+        Router = await RunningSilo.StartAsync(_clusterId, [join, new("Inference:WorkersPerSilo", "0")], ct);
+        Leaving = await RunningSilo.StartAsync(_clusterId, [join, new("Inference:ModelId", LeavingModel)], ct);
+        await Eventually.TrueAsync(async () => await registry.FindAsync(LeavingModel) is { LiveWorkers: 1 }, "the registry lists the second model", ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // Joined silos first: the first one holds the development membership table.
+        foreach (var silo in new[] { Leaving, Router, WithModel })
+        {
+            if (silo is not null)
+            {
+                await silo.DisposeAsync();
+            }
+        }
+    }
+}
+
+/// <summary>Polling for a state the cluster reaches asynchronously.</summary>
+public static class Eventually
+{
+    /// <summary>Polls <paramref name="condition"/> until it holds; <paramref name="lastSeen"/> says what was seen instead on a time-out.</summary>
+    public static async Task TrueAsync(Func<Task<bool>> condition, string what, CancellationToken ct, int seconds = 30, Func<string>? lastSeen = null)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Timed out after {seconds} s waiting until {what}." + (lastSeen is null ? "" : $" Last seen: {lastSeen()}"));
+            }
+            await Task.Delay(50, ct);
+        }
+    }
+}
