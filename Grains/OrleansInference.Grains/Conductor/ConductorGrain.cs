@@ -32,6 +32,7 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
     private IPlacementPolicy _policy;
     private string _model = "";
     private int? _blockSize;
+    private long _activatedAt;
 
     public ConductorGrain(IClusterMembershipService membership, IOptions<InferenceOptions> options, InferenceMetrics metrics,
         ILogger<ConductorGrain> logger, TimeProvider? time = null)
@@ -48,6 +49,7 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _model = this.GetPrimaryKeyString();
+        _activatedAt = _time.GetTimestamp();
         // Runs on this activation's scheduler for as long as it lives.
         _ = WatchMembershipAsync(_stop.Token);
         StartRegistryRefresh();
@@ -203,6 +205,13 @@ internal sealed partial class ConductorGrain : Grain, IConductorGrain
 
     private bool IsSoleWorker(WorkerEntry entry)
     {
+        // A new activation's registry is still being rebuilt (every live worker re-registers on its next load report):
+        // until two report intervals have passed, a worker that registered first must not conclude it is alone.
+        if (_time.GetElapsedTime(_activatedAt) < 2 * _options.LoadReportInterval)
+        {
+            return false;
+        }
+
         foreach (var w in _workers.Values)
         {
             if (!ReferenceEquals(w, entry) && w.Registration.Role == entry.Registration.Role) return false;

@@ -42,9 +42,8 @@ public sealed class SoftStateRecoveryTests
         var workers = await cluster.WaitForWorkersAsync(2, TimeSpan.FromSeconds(10));
         Assert.DoesNotContain(workers, w => w.Registration.Silo == conductorSilo.ToParsableString());
         Assert.NotEqual(conductorSilo, cluster.HostOf(cluster.Conductor.GetGrainId()));
-        // The survivor that re-registered first was told it was the only worker and learns otherwise with its next load
-        // report (the sole-worker shortcut's accepted window, LoadReportInterval): a request meanwhile may start on it
-        // without asking the conductor. The placement checked below must be the conductor's.
+        // A reactivated conductor tells no worker it is alone while its registry is rebuilt (two report intervals), so the
+        // placement checked below is the conductor's; no survivor may believe it is the sole worker.
         await WaitUntilAsync(() => Task.FromResult(cluster.Cluster.Silos
             .Where(s => !s.SiloAddress.Equals(conductorSilo))
             .SelectMany(s => s.ServiceProvider.GetRequiredService<EngineHost>().Workers)
