@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Microsoft.Extensions.Options;
+using OrleansInference.Client;
 using OrleansInference.Grains;
 using OrleansInference.Native;
 using OrleansInference.Native.Engine;
@@ -12,7 +14,8 @@ namespace OrleansInference.Benchmarks.Benchmarks;
 /// What the control plane adds to time to first token: the same requests (distinct 64-token prompts, so neither path
 /// hits a prefix cache; 4 output tokens, greedy), one at a time, through an Orleans client connected over loopback TCP
 /// to a one-silo cluster (client → request grain → conductor → worker grain → engine and back), and on an identical
-/// engine called directly in the same process. Options: <c>--requests</c> (200), <c>--prompt</c> (64),
+/// engine called directly in the same process; and the SDK (<see cref="OrleansInferenceClient"/>, which adds the
+/// re-attach and idle-timer machinery) over the same Orleans client. The added time reported is the SDK's. Options: <c>--requests</c> (200), <c>--prompt</c> (64),
 /// <c>--json FILE</c>.
 /// </summary>
 internal static class OverheadBenchmark
@@ -40,17 +43,26 @@ internal static class OverheadBenchmark
         var rng = new Random(3);
         int[] Prompt() => Enumerable.Range(0, promptLength).Select(_ => rng.Next(50_000)).ToArray();
 
+        var sdk = new OrleansInferenceClient(cluster.Client, Options.Create(new OrleansInferenceClientOptions()));
         var direct = new List<double>();
         var viaOrleans = new List<double>();
-        // Interleaved so both paths see the same machine state (other processes, JIT tiers, GC).
+        var viaSdk = new List<double>();
+        // Interleaved so all paths see the same machine state (other processes, JIT tiers, GC), in an order that rotates
+        // each round: a request that directly follows another finds the thread pool's threads awake and is faster.
+        var paths = new Func<int, Task<double>>[]
+        {
+            i => DirectAsync(engine, $"direct-{i}", Prompt(), maxTokens),
+            i => ViaOrleansAsync(cluster.Client, $"orleans-{i}", Prompt(), maxTokens),
+            i => ViaSdkAsync(sdk, $"sdk-{i}", Prompt(), maxTokens),
+        };
+        var samples = new[] { direct, viaOrleans, viaSdk };
         for (var i = 0; i < warmup + requests; i++)
         {
-            var d = await DirectAsync(engine, $"direct-{i}", Prompt(), maxTokens);
-            var o = await ViaOrleansAsync(cluster.Client, $"orleans-{i}", Prompt(), maxTokens);
-            if (i >= warmup)
+            for (var j = 0; j < paths.Length; j++)
             {
-                direct.Add(d);
-                viaOrleans.Add(o);
+                var p = (i + j) % paths.Length;
+                var ttft = await paths[p](i);
+                if (i >= warmup) samples[p].Add(ttft);
             }
         }
 
@@ -58,16 +70,18 @@ internal static class OverheadBenchmark
         {
             new PathResult("engine direct", requests, Stats.Percentile(direct, 50), Stats.Percentile(direct, 90), Stats.Percentile(direct, 99), direct.Average()),
             new PathResult("orleans client", requests, Stats.Percentile(viaOrleans, 50), Stats.Percentile(viaOrleans, 90), Stats.Percentile(viaOrleans, 99), viaOrleans.Average()),
+            new PathResult("sdk", requests, Stats.Percentile(viaSdk, 50), Stats.Percentile(viaSdk, 90), Stats.Percentile(viaSdk, 99), viaSdk.Average()),
         };
-        var addedP50 = results[1].TtftP50Ms - results[0].TtftP50Ms;
-        var addedP99 = results[1].TtftP99Ms - results[0].TtftP99Ms;
+        var addedP50 = results[2].TtftP50Ms - results[0].TtftP50Ms;
+        var addedP99 = results[2].TtftP99Ms - results[0].TtftP99Ms;
+        var grainCallAddedP50 = results[1].TtftP50Ms - results[0].TtftP50Ms;
         Console.WriteLine($"Overhead benchmark — TTFT, {requests} requests one at a time ({warmup} warm-up), {promptLength}-token prompts, built-in model on CPU, {Environment.ProcessorCount} cores");
         Console.WriteLine($"{"path",-15} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"mean ms",8}");
         foreach (var r in results)
         {
             Console.WriteLine($"{r.Path,-15} {r.TtftP50Ms,8:F3} {r.TtftP90Ms,8:F3} {r.TtftP99Ms,8:F3} {r.MeanMs,8:F3}");
         }
-        Console.WriteLine($"added by the control plane: p50 {addedP50:F3} ms (goal ≤ 1 ms), p99 {addedP99:F3} ms");
+        Console.WriteLine($"added by the control plane (SDK → grains → engine): p50 {addedP50:F3} ms (goal ≤ 1 ms), p99 {addedP99:F3} ms; plain grain call: p50 {grainCallAddedP50:F3} ms");
 
         if (a.String("json") is { } path)
         {
@@ -75,10 +89,11 @@ internal static class OverheadBenchmark
             {
                 benchmark = "overhead",
                 machine = new { cores = Environment.ProcessorCount, os = RuntimeInformation.OSDescription, runtime = RuntimeInformation.FrameworkDescription },
-                setup = new { requests, warmup, prompt = promptLength, max_tokens = maxTokens, topology = "one silo + Orleans client over loopback TCP, same process" },
+                setup = new { requests, warmup, prompt = promptLength, max_tokens = maxTokens, topology = "one silo + Orleans client over loopback TCP, same process; sdk = OrleansInferenceClient over that client" },
                 paths = results,
                 added_p50_ms = addedP50,
                 added_p99_ms = addedP99,
+                grain_call_added_p50_ms = grainCallAddedP50,
             };
             await File.WriteAllTextAsync(path, JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
         }
@@ -97,6 +112,23 @@ internal static class OverheadBenchmark
         }))
         {
             if (ttft < 0 && u.TokenIds.Count > 0) ttft = sw.Elapsed.TotalMilliseconds;
+        }
+        return ttft;
+    }
+
+    private static async Task<double> ViaSdkAsync(OrleansInferenceClient sdk, string id, int[] prompt, int maxTokens)
+    {
+        var request = new InferenceRequest
+        {
+            Model = "builtin",
+            PromptTokenIds = prompt,
+            Sampling = new SamplingOptions { Temperature = 0, MaxTokens = maxTokens, IgnoreEos = true },
+        };
+        var sw = Stopwatch.StartNew();
+        double ttft = -1;
+        await foreach (var c in sdk.StreamAsync(id, request))
+        {
+            if (ttft < 0 && c.TokenIds.Count > 0) ttft = sw.Elapsed.TotalMilliseconds;
         }
         return ttft;
     }
