@@ -348,7 +348,7 @@ public sealed unsafe partial class CudaBackend
                 Mark("gemm_qkv");
                 args = new KernelArgs().Ptr(a.Qkv).Ptr(w.QkvBias?.Pointer ?? 0).Ptr(s.D(s.Positions)).Ptr(s.D(s.Slots)).Ptr(_invFreq).Ptr(a.Q)
                     .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(heads);
-                _context.Launch(_config.HeadDim % 8 == 0 ? k.RopeStoreKvWide : k.RopeStoreKv, ((uint)t, 1, 1), 128, 0, _stream, ref args);
+                _context.Launch(k.RopeStoreKv, ((uint)t, 1, 1), 128, 0, _stream, ref args);
                 Mark("rope_store_kv");
             }
 

@@ -32,7 +32,6 @@ internal sealed class CudaKernelSet : IDisposable
         EmbeddingGather = _module.GetFunction("embedding_gather");
         RmsNorm = _module.GetFunction("rms_norm");
         RmsNormWarp = _module.GetFunction("rms_norm_warp");
-        RopeStoreKvWide = _module.GetFunction("rope_store_kv_wide");
         RopeStoreKv = _module.GetFunction("rope_store_kv");
         DecodeAttention = _module.GetFunction("paged_decode_attention");
         DecodeMerge = _module.GetFunction("decode_merge");
@@ -65,8 +64,6 @@ internal sealed class CudaKernelSet : IDisposable
     /// <summary>RMSNorm with one warp per row held in registers (hidden ≤ 4096, a multiple of 4); eight rows per block.</summary>
     public CudaFunction RmsNormWarp { get; }
 
-    /// <summary>RoPE + KV store with 32-bit accesses, two frequencies per thread (head_dim a multiple of 8).</summary>
-    public CudaFunction RopeStoreKvWide { get; }
 
     public CudaFunction RopeStoreKv { get; }
 

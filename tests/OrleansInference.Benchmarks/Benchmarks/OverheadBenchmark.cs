@@ -116,14 +116,16 @@ internal static class OverheadBenchmark
         return ttft;
     }
 
+    private static InferenceRequest Greedy(int[] prompt, int maxTokens) => new()
+    {
+        Model = "builtin",
+        PromptTokenIds = prompt,
+        Sampling = new SamplingOptions { Temperature = 0, MaxTokens = maxTokens, IgnoreEos = true },
+    };
+
     private static async Task<double> ViaSdkAsync(OrleansInferenceClient sdk, string id, int[] prompt, int maxTokens)
     {
-        var request = new InferenceRequest
-        {
-            Model = "builtin",
-            PromptTokenIds = prompt,
-            Sampling = new SamplingOptions { Temperature = 0, MaxTokens = maxTokens, IgnoreEos = true },
-        };
+        var request = Greedy(prompt, maxTokens);
         var sw = Stopwatch.StartNew();
         double ttft = -1;
         await foreach (var c in sdk.StreamAsync(id, request))
@@ -135,12 +137,7 @@ internal static class OverheadBenchmark
 
     private static async Task<double> ViaOrleansAsync(IClusterClient client, string id, int[] prompt, int maxTokens)
     {
-        var request = new InferenceRequest
-        {
-            Model = "builtin",
-            PromptTokenIds = prompt,
-            Sampling = new SamplingOptions { Temperature = 0, MaxTokens = maxTokens, IgnoreEos = true },
-        };
+        var request = Greedy(prompt, maxTokens);
         var sw = Stopwatch.StartNew();
         double ttft = -1;
         await foreach (var c in client.GetGrain<IRequestGrain>(id).GenerateAsync(request))
