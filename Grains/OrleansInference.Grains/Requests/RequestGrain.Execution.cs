@@ -43,16 +43,21 @@ internal sealed partial class RequestGrain
         catch (Exception ex)
         {
             Log.Failed(_logger, ex, RequestId);
-            _error = ex.Message;
+            // Our own errors are written for users; anything else is logged above and named only by its kind (runtime
+            // messages can carry addresses and stack traces).
+            var failure = ex as InferenceException ?? new InferenceException(
+                MigrationPolicy.IsWorkerGone(ex) ? InferenceErrorCode.Unavailable : InferenceErrorCode.Internal,
+                $"The request failed inside the cluster ({ex.GetType().Name}); see the silo log for request '{RequestId}'.");
+            _error = failure.Message;
             if (_delivered.All(d => d.Count == 0) && _finishedCount == 0)
             {
                 // Nothing reached the caller: fail the call itself so it maps to a status code.
                 _state = RequestState.Failed;
-                _log!.Complete(ex as InferenceException ?? new InferenceException(InferenceErrorCode.Internal, ex.Message));
+                _log!.Complete(failure);
             }
             else
             {
-                EndSamples(InferenceFinishReason.Error, ex.Message, RequestState.Failed);
+                EndSamples(InferenceFinishReason.Error, failure.Message, RequestState.Failed);
                 _log!.Complete();
             }
         }
@@ -81,12 +86,17 @@ internal sealed partial class RequestGrain
 
     // A conductor reactivated after its silo died knows no workers until they re-register with their next load
     // report: wait that long for one instead of failing the request. A call lost with the conductor's silo is retried.
-    private const int MaxConductorLosses = 5;
+    /// <summary>
+    /// How long placement keeps retrying a conductor whose silo is gone: longer than membership takes to declare a
+    /// silo dead with default settings (probes every 5 s, 3 missed).
+    /// </summary>
+    private static readonly TimeSpan ConductorLossWindow = TimeSpan.FromSeconds(45);
 
     private async Task<PlacementDecision> PlaceAsync(PlacementRequest placement, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + _options.PlacementWaitForWorkers;
-        var conductorLost = 0;
+        DateTime? conductorLostUntil = null;
+        var pause = TimeSpan.FromMilliseconds(100);
         while (true)
         {
             try
@@ -97,12 +107,16 @@ internal sealed partial class RequestGrain
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
             }
-            catch (Exception e) when (MigrationPolicy.IsWorkerGone(e) && !ct.IsCancellationRequested && ++conductorLost <= MaxConductorLosses)
+            catch (Exception e) when (MigrationPolicy.IsWorkerGone(e) && !ct.IsCancellationRequested
+                && DateTime.UtcNow < (conductorLostUntil ??= DateTime.UtcNow + ConductorLossWindow))
             {
-                // The conductor's silo died (or was cut off) under the call: it reactivates on a live silo, which then
-                // waits for workers to re-register, so the wait starts again.
+                // The conductor's silo died (or was cut off) under the call. Until membership declares that silo dead,
+                // calls keep failing fast; then the conductor reactivates on a live silo, which waits for workers to
+                // re-register, so the wait starts again. (A count of five quick retries ran out before a killed silo
+                // was declared dead on a loaded machine, 1.3 s.)
                 deadline = DateTime.UtcNow + _options.PlacementWaitForWorkers;
-                await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
+                await Task.Delay(pause, ct);
+                pause = TimeSpan.FromMilliseconds(Math.Min(1000, pause.TotalMilliseconds * 2));
             }
         }
     }

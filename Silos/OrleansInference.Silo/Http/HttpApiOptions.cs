@@ -32,4 +32,15 @@ public sealed class HttpApiOptions
 
     /// <summary>Time to wait for the request grain to acknowledge a cancellation after the client went away.</summary>
     public TimeSpan CancelTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How many times a response re-attaches to its request grain when the grain's stream is lost (its silo died or
+    /// stopped, or the grain was moved): the request grain resumes from its checkpoint and the client's stream goes on
+    /// from the tokens already sent, without an error. 0 turns this off (the client sees a 503 and can resume with
+    /// <c>Last-Event-ID</c>).
+    /// </summary>
+    public int StreamReattachAttempts { get; set; } = 3;
+
+    /// <summary>Pause before the second and later re-attachments (multiplied by the attempt number).</summary>
+    public TimeSpan StreamReattachDelay { get; set; } = TimeSpan.FromMilliseconds(250);
 }

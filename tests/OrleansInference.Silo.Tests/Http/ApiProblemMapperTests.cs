@@ -38,6 +38,8 @@ public sealed class ApiProblemMapperTests
     public void A_lost_silo_is_503()
     {
         Assert.Equal(503, _mapper.Map(new SiloUnavailableException("gone"), "r").Status);
+        // A request grain whose activation went away with its silo: retryable (the request resumes), not a server bug.
+        Assert.Equal(503, _mapper.Map(new EnumerationAbortedException("the remote target does not have a record of this enumerator"), "r").Status);
     }
 
     [Fact]

@@ -15,7 +15,7 @@ internal sealed class ApiProblemMapper(int retryAfterSeconds)
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
             ApiProblem.TooLarge("The request body is larger than the server accepts."),
         BadHttpRequestException e => new(e.StatusCode, "invalid_request_error", "bad_request", "The request could not be read."),
-        SiloUnavailableException or OrleansMessageRejectionException or TimeoutException =>
+        SiloUnavailableException or OrleansMessageRejectionException or TimeoutException or EnumerationAbortedException =>
             new(StatusCodes.Status503ServiceUnavailable, "service_unavailable", "unavailable",
                 $"The cluster could not serve the request right now; retry it (request id {requestId}).", RetryAfterSeconds: retryAfterSeconds),
         _ => Internal(requestId),

@@ -11,7 +11,10 @@ internal sealed partial class InferenceCall : IAsyncDisposable
 {
     private readonly string _model;
     private readonly IRequestGrain _grain;
-    private readonly IAsyncEnumerator<TokenChunk> _enumerator;
+    private readonly StreamReattach? _reattach;
+    private readonly ResumePosition _delivered;
+    private IAsyncEnumerator<TokenChunk> _enumerator;
+    private int _reattachments;
     private readonly long _started;
     private readonly InferenceHttpMetrics _metrics;
     private readonly TimeProvider _time;
@@ -27,8 +30,10 @@ internal sealed partial class InferenceCall : IAsyncDisposable
 
     public InferenceCall(string requestId, string model, IRequestGrain grain, IAsyncEnumerator<TokenChunk> enumerator, long started,
         InferenceHttpMetrics metrics, TimeProvider time, TimeSpan cancelTimeout, ILogger logger, CancellationToken clientAborted = default,
-        bool cancelOnDisconnect = true)
+        bool cancelOnDisconnect = true, StreamReattach? reattach = null, IReadOnlyList<int>? receivedTokens = null)
     {
+        _reattach = reattach;
+        _delivered = new ResumePosition(receivedTokens);
         _clientAborted = clientAborted;
         _cancelOnDisconnect = cancelOnDisconnect;
         RequestId = requestId;
@@ -44,9 +49,12 @@ internal sealed partial class InferenceCall : IAsyncDisposable
 
     public string RequestId { get; }
 
+    /// <summary>Re-attachments this response made after losing the grain's stream.</summary>
+    public int Reattachments => _reattachments;
+
     internal async Task PrefetchAsync()
     {
-        _hasFirst = await _enumerator.MoveNextAsync();
+        _hasFirst = await NextAsync();
         if (_hasFirst)
         {
             _first = _enumerator.Current;
@@ -66,13 +74,66 @@ internal sealed partial class InferenceCall : IAsyncDisposable
             yield break;
         }
         yield return _first!;
-        while (await _enumerator.MoveNextAsync())
+        while (await NextAsync())
         {
             var chunk = _enumerator.Current;
             Observe(chunk);
             yield return chunk;
         }
         _completed = true;
+    }
+
+    /// <summary>
+    /// The next new chunk. A lost grain stream is re-attached from the tokens sent so far; chunks that a re-attached
+    /// stream repeats are skipped, so the client sees every token once.
+    /// </summary>
+    private async ValueTask<bool> NextAsync()
+    {
+        while (true)
+        {
+            bool more;
+            try
+            {
+                more = await _enumerator.MoveNextAsync();
+            }
+            catch (Exception ex) when (StreamReattach.IsLostStream(ex) && _reattach is { } r && _reattachments < r.Attempts
+                && !_clientAborted.IsCancellationRequested)
+            {
+                _reattachments++;
+                LogReattaching(_logger, RequestId, _reattachments, r.Attempts, _delivered.Format(), ex.GetType().Name);
+                await DisposeEnumeratorAsync();
+                if (_reattachments > 1)
+                {
+                    await Task.Delay(r.Delay * (_reattachments - 1), _time, _clientAborted);
+                }
+                _enumerator = r.Start([.. _delivered.Counts]);
+                continue;
+            }
+            if (!more)
+            {
+                return false;
+            }
+            var chunk = _enumerator.Current;
+            var sent = chunk.Index < _delivered.Counts.Count ? _delivered.Counts[chunk.Index] : 0;
+            if (chunk.TokenIds.Count > 0 && chunk.Offset + chunk.TokenIds.Count <= sent)
+            {
+                continue;
+            }
+            _delivered.Advance(chunk.Index, chunk.Offset + chunk.TokenIds.Count);
+            return true;
+        }
+    }
+
+    private async ValueTask DisposeEnumeratorAsync()
+    {
+        try
+        {
+            await _enumerator.DisposeAsync();
+        }
+        catch (Exception ex)
+        {
+            LogDisposeFailed(_logger, RequestId, ex.GetType().Name);
+        }
     }
 
     private void Observe(TokenChunk chunk)
@@ -103,16 +164,9 @@ internal sealed partial class InferenceCall : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        try
-        {
-            await _enumerator.DisposeAsync();
-        }
-        catch (Exception ex)
-        {
-            // The call already ended (or failed, which whoever saw it first reported); a failing cleanup must not
-            // turn a response that was fully written into an aborted connection.
-            LogDisposeFailed(_logger, RequestId, ex.GetType().Name);
-        }
+        // The call already ended (or failed, which whoever saw it first reported); a failing cleanup must not turn a
+        // response that was fully written into an aborted connection.
+        await DisposeEnumeratorAsync();
         // A client that named its request and whose connection dropped may come back with Last-Event-ID: the request
         // grain keeps the request for Inference:DetachedRequestGrace and cancels it then if nobody re-attached. Any
         // other client going away, or a call that ended here for another reason (a failure while writing), is
@@ -139,6 +193,10 @@ internal sealed partial class InferenceCall : IAsyncDisposable
             LogCancelFailed(_logger, RequestId, ex);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Request {RequestId}: the request grain's stream was lost ({Error}); re-attaching from tokens {Delivered} (attempt {Attempt} of {Attempts})")]
+    private static partial void LogReattaching(ILogger logger, string requestId, int attempt, int attempts, string delivered, string error);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Request {RequestId}: closing the grain stream failed ({Error})")]
     private static partial void LogDisposeFailed(ILogger logger, string requestId, string error);
