@@ -86,11 +86,8 @@ internal sealed partial class RequestGrain
 
     // A conductor reactivated after its silo died knows no workers until they re-register with their next load
     // report: wait that long for one instead of failing the request. A call lost with the conductor's silo is retried.
-    /// <summary>
-    /// How long placement keeps retrying a conductor whose silo is gone: longer than membership takes to declare a
-    /// silo dead with default settings (probes every 5 s, 3 missed).
-    /// </summary>
-    private static readonly TimeSpan ConductorLossWindow = TimeSpan.FromSeconds(45);
+    /// <summary>How long placement keeps retrying a conductor whose silo is gone (with backoff from 100 ms to 1 s).</summary>
+    private static readonly TimeSpan ConductorLossWindow = TimeSpan.FromSeconds(4);
 
     private async Task<PlacementDecision> PlaceAsync(PlacementRequest placement, CancellationToken ct)
     {
@@ -112,8 +109,9 @@ internal sealed partial class RequestGrain
             {
                 // The conductor's silo died (or was cut off) under the call. Until membership declares that silo dead,
                 // calls keep failing fast; then the conductor reactivates on a live silo, which waits for workers to
-                // re-register, so the wait starts again. (A count of five quick retries ran out before a killed silo
-                // was declared dead on a loaded machine, 1.3 s.)
+                // re-register, so the wait starts again. (Five quick retries ran out before a killed silo was declared
+                // dead on a loaded machine, 1.3 s; a much longer wait outlasts callers' idle timeouts, which then give
+                // up on a request that is only waiting, where a failure would have let them retry it.)
                 deadline = DateTime.UtcNow + _options.PlacementWaitForWorkers;
                 await Task.Delay(pause, ct);
                 pause = TimeSpan.FromMilliseconds(Math.Min(1000, pause.TotalMilliseconds * 2));
