@@ -33,6 +33,14 @@ public sealed class ThreeSiloFixture : IAsyncLifetime
         Router = await RunningSilo.StartAsync(_clusterId, [join, new("Inference:WorkersPerSilo", "0")], ct);
         Leaving = await RunningSilo.StartAsync(_clusterId, [join, new("Inference:ModelId", LeavingModel)], ct);
         await Eventually.TrueAsync(async () => await registry.FindAsync(LeavingModel) is { LiveWorkers: 1 }, "the registry lists the second model", ct);
+        // The silo without engines reads the registry through its own cached copy (Inference:ModelDirectoryCacheTime):
+        // tests start once that copy lists both models (a CI run's first test found it still empty).
+        string lastList = "";
+        await Eventually.TrueAsync(async () =>
+        {
+            lastList = await Router.Http.GetStringAsync("/v1/models", ct);
+            return lastList.Contains($"\"{Model}\"", StringComparison.Ordinal) && lastList.Contains($"\"{LeavingModel}\"", StringComparison.Ordinal);
+        }, "the silo without engines lists both models", ct, lastSeen: () => lastList);
     }
 
     public async ValueTask DisposeAsync()
