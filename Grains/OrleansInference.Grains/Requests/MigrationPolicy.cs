@@ -1,6 +1,3 @@
-using Orleans.Runtime;
-using Orleans.Runtime.Messaging;
-
 namespace OrleansInference.Grains.Requests;
 
 /// <summary>
@@ -18,17 +15,8 @@ internal sealed class MigrationPolicy(int maxMigrations)
     /// <summary>Whether a request that has moved <paramref name="migrationsSoFar"/> times may move again.</summary>
     public bool CanMigrate(int migrationsSoFar) => migrationsSoFar < MaxMigrations;
 
-    public static bool IsWorkerGone(Exception ex) => ex switch
-    {
-        SiloUnavailableException => true,
-        ConnectionFailedException => true,
-        OrleansMessageRejectionException => true,
-        InferenceException { Code: InferenceErrorCode.Unavailable } => true,
-        // The worker's silo lost the stream's enumerator (it was cut off or restarted while the stream was idle), or a
-        // call to it timed out: the job is gone with it (found by the chaos run's partition step).
-        TimeoutException => true,
-        _ when ex.GetType().Name == "EnumerationAbortedException" => true,
-        AggregateException { InnerExceptions.Count: 1 } a => IsWorkerGone(a.InnerExceptions[0]),
-        _ => false,
-    };
+    /// <summary>The call's target went away, or the worker itself answered that it cannot serve (unavailable).</summary>
+    public static bool IsWorkerGone(Exception ex) => ex is AggregateException { InnerExceptions.Count: 1 } a
+        ? IsWorkerGone(a.InnerExceptions[0])
+        : LostCalls.IsLostTarget(ex) || ex is InferenceException { Code: InferenceErrorCode.Unavailable };
 }

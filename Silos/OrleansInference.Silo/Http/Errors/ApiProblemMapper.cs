@@ -15,7 +15,8 @@ internal sealed class ApiProblemMapper(int retryAfterSeconds)
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
             ApiProblem.TooLarge("The request body is larger than the server accepts."),
         BadHttpRequestException e => new(e.StatusCode, "invalid_request_error", "bad_request", "The request could not be read."),
-        SiloUnavailableException or OrleansMessageRejectionException or TimeoutException or EnumerationAbortedException =>
+        // The request's grain (or its silo) went away under the call: retryable, the request itself may go on.
+        _ when LostCalls.IsLostTarget(exception) =>
             new(StatusCodes.Status503ServiceUnavailable, "service_unavailable", "unavailable",
                 $"The cluster could not serve the request right now; retry it (request id {requestId}).", RetryAfterSeconds: retryAfterSeconds),
         _ => Internal(requestId),

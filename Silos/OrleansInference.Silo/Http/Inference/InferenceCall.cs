@@ -49,6 +49,9 @@ internal sealed partial class InferenceCall : IAsyncDisposable
 
     public string RequestId { get; }
 
+    /// <summary>The SSE event id of what has been passed on so far: tokens per sample (see <see cref="ResumePosition"/>).</summary>
+    public string EventId => _delivered.Format();
+
     /// <summary>Re-attachments this response made after losing the grain's stream.</summary>
     public int Reattachments => _reattachments;
 
@@ -96,7 +99,7 @@ internal sealed partial class InferenceCall : IAsyncDisposable
             {
                 more = await _enumerator.MoveNextAsync();
             }
-            catch (Exception ex) when (StreamReattach.IsLostStream(ex) && _reattach is { } r && _reattachments < r.Attempts
+            catch (Exception ex) when (LostCalls.IsLostTarget(ex) && _reattach is { } r && _reattachments < r.Attempts
                 && !_clientAborted.IsCancellationRequested)
             {
                 _reattachments++;

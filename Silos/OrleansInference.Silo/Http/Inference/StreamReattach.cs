@@ -1,4 +1,3 @@
-using Orleans.Runtime;
 using OrleansInference.Grains;
 
 namespace OrleansInference.Silo.Http.Inference;
@@ -10,12 +9,4 @@ namespace OrleansInference.Silo.Http.Inference;
 /// <param name="Start">Starts the grain stream again from the given per-sample token counts.</param>
 /// <param name="Attempts">Re-attachments allowed per response (0: none).</param>
 /// <param name="Delay">Pause before the second and later attempts, times the attempt number.</param>
-internal sealed record StreamReattach(Func<IReadOnlyList<int>, IAsyncEnumerator<TokenChunk>> Start, int Attempts, TimeSpan Delay)
-{
-    /// <summary>
-    /// Failures that lose the stream but not the request: the grain's silo died or stopped (the grain resumes on another
-    /// silo from its checkpoint), its enumerator was dropped with its activation, or a call timed out.
-    /// </summary>
-    public static bool IsLostStream(Exception exception) =>
-        exception is EnumerationAbortedException or SiloUnavailableException or OrleansMessageRejectionException or TimeoutException;
-}
+internal sealed record StreamReattach(Func<IReadOnlyList<int>, IAsyncEnumerator<TokenChunk>> Start, int Attempts, TimeSpan Delay);

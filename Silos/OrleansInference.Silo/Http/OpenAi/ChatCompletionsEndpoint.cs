@@ -49,7 +49,7 @@ internal sealed class ChatCompletionsEndpoint(
                     OpenAiJsonContext.Default.ChatCompletionChunkDto, start);
             }
         }
-        await OpenAiStream.RunAsync(context, running, resumed, sse,
+        await OpenAiStream.RunAsync(context, running, sse,
             (chunk, eventId) =>
             {
                 var delta = new ChatDeltaDto(null, chunk.Text.Length > 0 || chunk.FinishReason is null ? chunk.Text : null);

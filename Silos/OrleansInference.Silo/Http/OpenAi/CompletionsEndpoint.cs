@@ -41,7 +41,7 @@ internal sealed class CompletionsEndpoint(
         var sse = new SseWriter(context);
         await sse.StartAsync();
         var textOffsets = new Dictionary<int, int>();
-        await OpenAiStream.RunAsync(context, running, resumed, sse,
+        await OpenAiStream.RunAsync(context, running, sse,
             (chunk, eventId) =>
             {
                 var offset = textOffsets.GetValueOrDefault(chunk.Index);

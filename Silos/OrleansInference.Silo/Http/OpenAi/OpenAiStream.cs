@@ -13,10 +13,9 @@ internal static partial class OpenAiStream
 {
     public delegate ValueTask ChunkWriter(TokenChunk chunk, string eventId);
 
-    public static async Task RunAsync(HttpContext context, InferenceCall call, IReadOnlyList<int>? resumed, SseWriter sse,
+    public static async Task RunAsync(HttpContext context, InferenceCall call, SseWriter sse,
         ChunkWriter writeChunk, Func<UsageInfo, ValueTask>? writeUsage, ApiProblemMapper mapper, ILogger logger)
     {
-        var position = new ResumePosition(resumed);
         UsageInfo? usage = null;
         try
         {
@@ -26,11 +25,10 @@ internal static partial class OpenAiStream
                 {
                     throw new InferenceException(InferenceErrorCode.Internal, chunk.Error ?? "The request failed while generating.");
                 }
-                position.Advance(chunk.Index, chunk.Offset + chunk.TokenIds.Count);
                 usage = chunk.Usage ?? usage;
                 if (chunk.TokenIds.Count > 0 || chunk.Text.Length > 0 || chunk.FinishReason is not null)
                 {
-                    await writeChunk(chunk, position.Format());
+                    await writeChunk(chunk, call.EventId);
                 }
             }
             if (writeUsage is not null && usage is not null)
