@@ -15,6 +15,42 @@ __device__ __forceinline__ void mma_bf16_16816(float* c, u32 a0, u32 a1, u32 a2,
                  : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
+// A prefill tile's place: its chunk's first token row in the step, start position, length and block-table row, and
+// the tile's first query row within the chunk.
+struct PrefillTile
+{
+    int q0, tok0, startPos, len;
+    const int* table;
+};
+
+__device__ __forceinline__ PrefillTile prefill_tile(const int* tiles, const int* chunks, const int* blockTables, const int* tableStride)
+{
+    int chunk = tiles[2 * blockIdx.x];
+    PrefillTile t;
+    t.q0 = tiles[2 * blockIdx.x + 1];
+    t.tok0 = chunks[4 * chunk];
+    t.startPos = chunks[4 * chunk + 1];
+    t.len = chunks[4 * chunk + 2];
+    t.table = blockTables + (long long)chunks[4 * chunk + 3] * tableStride[0];
+    return t;
+}
+
+// The MMA A fragments of query rows r0 and r1 (zero for a row past the chunk, v false) of head h.
+__device__ __forceinline__ void load_q_frags(u32 (&qa)[HEAD_DIM / 16][4], const bf16* q, int tok0, int r0, int r1, bool v0, bool v1,
+                                             int h, int numHeads, int tig)
+{
+    const bf16* q0p = q + ((long long)(tok0 + r0) * numHeads + h) * HEAD_DIM + tig * 2;
+    const bf16* q1p = q + ((long long)(tok0 + r1) * numHeads + h) * HEAD_DIM + tig * 2;
+#pragma unroll
+    for (int kk = 0; kk < HEAD_DIM / 16; kk++)
+    {
+        qa[kk][0] = v0 ? *(const u32*)(q0p + kk * 16) : 0u;
+        qa[kk][1] = v1 ? *(const u32*)(q1p + kk * 16) : 0u;
+        qa[kk][2] = v0 ? *(const u32*)(q0p + kk * 16 + 8) : 0u;
+        qa[kk][3] = v1 ? *(const u32*)(q1p + kk * 16 + 8) : 0u;
+    }
+}
+
 // tiles[2i] = chunk, tiles[2i+1] = first query row of the tile within the chunk.
 // chunks[4c] = the chunk's first token row in the step, [4c+1] = start position, [4c+2] = length, [4c+3] = its block-table row.
 extern "C" __global__ void __launch_bounds__(128) paged_prefill_attention(
@@ -28,10 +64,10 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill_attention(
     __shared__ __align__(16) bf16 Ks[PF_KT * KS_STRIDE];
     __shared__ __align__(16) bf16 Vt[HEAD_DIM * VT_STRIDE];
 
-    int tile = blockIdx.x, h = blockIdx.y, g = h / GQA_GROUP;
-    int chunk = tiles[2 * tile], q0 = tiles[2 * tile + 1];
-    int tok0 = chunks[4 * chunk], startPos = chunks[4 * chunk + 1], len = chunks[4 * chunk + 2];
-    const int* table = blockTables + (long long)chunks[4 * chunk + 3] * tableStride[0];
+    int h = blockIdx.y, g = h / GQA_GROUP;
+    PrefillTile pt = prefill_tile(tiles, chunks, blockTables, tableStride);
+    int q0 = pt.q0, tok0 = pt.tok0, startPos = pt.startPos, len = pt.len;
+    const int* table = pt.table;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, gid = lane >> 2, tig = lane & 3;
     int r0 = q0 + warp * 16 + gid, r1 = r0 + 8;
     bool v0 = r0 < len, v1 = r1 < len;
@@ -40,16 +76,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill_attention(
     int warpMaxPos = startPos + min(q0 + warp * 16 + 15, len - 1);
 
     u32 qa[D / 16][4];
-    const bf16* q0p = q + ((long long)(tok0 + r0) * numHeads + h) * D + tig * 2;
-    const bf16* q1p = q + ((long long)(tok0 + r1) * numHeads + h) * D + tig * 2;
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk++)
-    {
-        qa[kk][0] = v0 ? *(const u32*)(q0p + kk * 16) : 0u;
-        qa[kk][1] = v1 ? *(const u32*)(q1p + kk * 16) : 0u;
-        qa[kk][2] = v0 ? *(const u32*)(q0p + kk * 16 + 8) : 0u;
-        qa[kk][3] = v1 ? *(const u32*)(q1p + kk * 16 + 8) : 0u;
-    }
+    load_q_frags(qa, q, tok0, r0, r1, v0, v1, h, numHeads, tig);
 
     float o[D / 8][4];
 #pragma unroll

@@ -146,10 +146,10 @@ extern "C" __global__ void __launch_bounds__(128, 4) paged_prefill_attention_v2(
     bf16* smem = (bf16*)pf2_smem;
     __shared__ int sTable[PF2_TABLE_CAP];
 
-    int tile = blockIdx.x, h = blockIdx.y, g = h / GQA_GROUP;
-    int chunk = tiles[2 * tile], q0 = tiles[2 * tile + 1];
-    int tok0 = chunks[4 * chunk], startPos = chunks[4 * chunk + 1], len = chunks[4 * chunk + 2];
-    const int* table = blockTables + (long long)chunks[4 * chunk + 3] * tableStride[0];
+    int h = blockIdx.y, g = h / GQA_GROUP;
+    PrefillTile pt = prefill_tile(tiles, chunks, blockTables, tableStride);
+    int q0 = pt.q0, tok0 = pt.tok0, startPos = pt.startPos, len = pt.len;
+    const int* table = pt.table;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, gid = lane >> 2, tig = lane & 3;
     int r0 = q0 + warp * 16 + gid, r1 = r0 + 8;
     bool v0 = r0 < len, v1 = r1 < len;
@@ -163,16 +163,7 @@ extern "C" __global__ void __launch_bounds__(128, 4) paged_prefill_attention_v2(
     pf2_load_tile(smem, 0, maxPos, table, sTable, pool, blockStride, layerOffset, planeStride, g);
 
     u32 qa[D / 16][4];
-    const bf16* q0p = q + ((long long)(tok0 + r0) * numHeads + h) * D + tig * 2;
-    const bf16* q1p = q + ((long long)(tok0 + r1) * numHeads + h) * D + tig * 2;
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk++)
-    {
-        qa[kk][0] = v0 ? *(const u32*)(q0p + kk * 16) : 0u;
-        qa[kk][1] = v1 ? *(const u32*)(q1p + kk * 16) : 0u;
-        qa[kk][2] = v0 ? *(const u32*)(q0p + kk * 16 + 8) : 0u;
-        qa[kk][3] = v1 ? *(const u32*)(q1p + kk * 16 + 8) : 0u;
-    }
+    load_q_frags(qa, q, tok0, r0, r1, v0, v1, h, numHeads, tig);
 
     float o[D / 8][4];
 #pragma unroll

@@ -99,10 +99,10 @@ extern "C" __global__ void __launch_bounds__(128, 2) paged_prefill_attention_v3(
     bf16* smem = (bf16*)pf3_smem;
     __shared__ int sTable[PF2_TABLE_CAP];
 
-    int tile = blockIdx.x, h = blockIdx.y, g = h / GQA_GROUP;
-    int chunk = tiles[2 * tile], q0 = tiles[2 * tile + 1];
-    int tok0 = chunks[4 * chunk], startPos = chunks[4 * chunk + 1], len = chunks[4 * chunk + 2];
-    const int* table = blockTables + (long long)chunks[4 * chunk + 3] * tableStride[0];
+    int h = blockIdx.y, g = h / GQA_GROUP;
+    PrefillTile pt = prefill_tile(tiles, chunks, blockTables, tableStride);
+    int q0 = pt.q0, tok0 = pt.tok0, startPos = pt.startPos, len = pt.len;
+    const int* table = pt.table;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, gid = lane >> 2, tig = lane & 3;
     int rbase = q0 + warp * 32;
     int rows[2][2] = {{rbase + gid, rbase + gid + 8}, {rbase + 16 + gid, rbase + 24 + gid}};
@@ -128,19 +128,7 @@ extern "C" __global__ void __launch_bounds__(128, 2) paged_prefill_attention_v3(
 
     u32 qa[2][D / 16][4];
 #pragma unroll
-    for (int r = 0; r < 2; r++)
-    {
-        const bf16* q0p = q + ((long long)(tok0 + rows[r][0]) * numHeads + h) * D + tig * 2;
-        const bf16* q1p = q + ((long long)(tok0 + rows[r][1]) * numHeads + h) * D + tig * 2;
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++)
-        {
-            qa[r][kk][0] = v[r][0] ? *(const u32*)(q0p + kk * 16) : 0u;
-            qa[r][kk][1] = v[r][1] ? *(const u32*)(q1p + kk * 16) : 0u;
-            qa[r][kk][2] = v[r][0] ? *(const u32*)(q0p + kk * 16 + 8) : 0u;
-            qa[r][kk][3] = v[r][1] ? *(const u32*)(q1p + kk * 16 + 8) : 0u;
-        }
-    }
+    for (int r = 0; r < 2; r++) load_q_frags(qa[r], q, tok0, rows[r][0], rows[r][1], v[r][0], v[r][1], h, numHeads, tig);
 
     float o[2][D / 8][4];
     float m[2][2], l[2][2];
