@@ -3,14 +3,8 @@
 # PyTorch transformers on it, then runs `OrleansInference.Benchmarks gpu` on the same weights.
 # Run from the repository root after tests/device/stage.sh --bench. Results: $OUT (or ./device-out).
 set -uo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-stage=$(cd "$here/.." && pwd)
-out=${OUT:-$PWD/device-out}
-mkdir -p "$out"
-. "$stage/env.sh"
-model=${LLAMA1B:-/tmp/llama1b}
-[[ -f "$model/config.json" ]] || PYTHONUNBUFFERED=1 python3 "$here/make_llama1b.py" "$model" --no-reference 2>&1 | tee "$out/llama1b.log"
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/llama1b-env.sh"
 if [[ "${SKIP_TRANSFORMERS:-0}" != 1 ]]; then
   PYTHONUNBUFFERED=1 timeout 300 python3 "$here/bench_transformers.py" "$model" "$out/transformers.json" 2>&1 | tee "$out/transformers.log" | grep -v Warning
 fi
-dotnet /tmp/apps/OrleansInference.Benchmarks/OrleansInference.Benchmarks.dll gpu --model "$model" --transformers "$out/transformers.json" --json "$out/gpu-benchmark.json" 2>&1 | tee "$out/gpu-benchmark.txt"
+dotnet "$bench" gpu --model "$model" --transformers "$out/transformers.json" --json "$out/gpu-benchmark.json" ${BENCH_ARGS:-} 2>&1 | tee "$out/gpu-benchmark.txt"

@@ -4,14 +4,7 @@
 # 2,048-token prefill; register/spill report of the compiled module; detailed sections for the attention kernels.
 # Run from the repository root after tests/device/stage.sh --bench. Results: $OUT (or ./device-out).
 set -uo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-stage=$(cd "$here/.." && pwd)
-out=${OUT:-$PWD/device-out}
-mkdir -p "$out"
-. "$stage/env.sh"
-model=${LLAMA1B:-/tmp/llama1b}
-[[ -f "$model/config.json" ]] || PYTHONUNBUFFERED=1 python3 "$here/make_llama1b.py" "$model" --no-reference > "$out/llama1b.log" 2>&1
-bench=/tmp/apps/OrleansInference.Benchmarks/OrleansInference.Benchmarks.dll
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/llama1b-env.sh"
 metrics=gpu__time_duration.sum,launch__registers_per_thread,launch__grid_size,sm__warps_active.avg.pct_of_peak_sustained_active,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,lts__t_sectors_srcunit_tex_op_read_lookup_hit.sum,lts__t_sectors_srcunit_tex_op_read.sum
 ncu --profile-from-start off --clock-control none --metrics $metrics --csv dotnet $bench gpu --model "$model" --profile > "$out/ncu.csv" 2> "$out/ncu.err"
 python3 "$here/ncu_summary.py" "$out/ncu.csv" | tee "$out/ncu-summary.txt"

@@ -256,6 +256,8 @@ public sealed unsafe partial class CudaBackend
         }
 
         // Causal tiles differ in work by their last position: launching the longest first keeps the last wave short.
+        // The grid is (heads, tiles), heads varying fastest, so blocks start in this order across all heads; with
+        // tiles first, every head's longest tile waited behind the shorter tiles of the heads before it.
         _tileOrder.Sort((x, y) => y.Work.CompareTo(x.Work));
         for (int i = 0; i < _tileOrder.Count; i++)
         {
@@ -447,15 +449,15 @@ public sealed unsafe partial class CudaBackend
                 .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(heads).Float(_scaleLog2).Ptr(a.Attn);
             if (PrefillAttentionVersion == 3)
             {
-                _context.Launch(k.PrefillAttentionV3, ((uint)shape.Tiles, (uint)heads, 1), 128, (uint)k.PrefillAttentionV2SharedBytes, _stream, ref args);
+                _context.Launch(k.PrefillAttentionV3, ((uint)heads, (uint)shape.Tiles, 1), 128, (uint)k.PrefillAttentionV2SharedBytes, _stream, ref args);
             }
             else if (PrefillAttentionVersion == 2)
             {
-                _context.Launch(k.PrefillAttentionV2, ((uint)shape.Tiles, (uint)heads, 1), 128, (uint)k.PrefillAttentionV2SharedBytes, _stream, ref args);
+                _context.Launch(k.PrefillAttentionV2, ((uint)heads, (uint)shape.Tiles, 1), 128, (uint)k.PrefillAttentionV2SharedBytes, _stream, ref args);
             }
             else
             {
-                _context.Launch(k.PrefillAttention, ((uint)shape.Tiles, (uint)heads, 1), 128, 0, _stream, ref args);
+                _context.Launch(k.PrefillAttention, ((uint)heads, (uint)shape.Tiles, 1), 128, 0, _stream, ref args);
             }
 
             Mark("prefill_attention");

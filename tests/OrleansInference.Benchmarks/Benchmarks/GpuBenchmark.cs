@@ -36,7 +36,7 @@ internal static class GpuBenchmark
 
         if (args.Contains("--profile"))
         {
-            return Profile(model);
+            return Profile(model, int.Parse(Option(args, "--prefill-attention") ?? "3", CultureInfo.InvariantCulture));
         }
 
         var result = new JsonObject();
@@ -68,55 +68,59 @@ internal static class GpuBenchmark
         backend.FillPoolRandom(42, 1.0f);
         long kvBytesPerToken = 2L * c.NumLayers * c.NumKvHeads * c.HeadDim * 2;
         var decode = new JsonArray();
-        Console.WriteLine();
-        Console.WriteLine("| decode batch | ctx | step ms | tok/s | roofline tok/s | of roofline | transformers tok/s | speed-up |");
-        Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-        foreach (int b in Batches)
+        bool skipDecode = args.Contains("--skip-decode");  // prefill-only runs while working on prefill kernels
+        if (!skipDecode)
         {
-            double stepMs = DecodeStep(backend, b, blocksPerSeq);
-            double bytes = backend.WeightBytes + ((double)b * Context * kvBytesPerToken);
-            double rooflineMs = bytes / bandwidth * 1e3;
-            double tps = b / stepMs * 1e3;
-            double? hfTps = hf?["decode"]?[b.ToString(CultureInfo.InvariantCulture)]?.GetValue<double>();
-            decode.Add(new JsonObject
+            Console.WriteLine();
+            Console.WriteLine("| decode batch | ctx | step ms | tok/s | roofline tok/s | of roofline | transformers tok/s | speed-up |");
+            Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            foreach (int b in Batches)
             {
-                ["batch"] = b, ["context"] = Context, ["step_ms"] = stepMs, ["tokens_per_s"] = tps,
-                ["roofline_tokens_per_s"] = b / rooflineMs * 1e3, ["fraction_of_roofline"] = rooflineMs / stepMs,
-                ["transformers_tokens_per_s"] = hfTps, ["speedup_vs_transformers"] = hfTps is null ? null : tps / hfTps,
-            });
-            Console.WriteLine($"| {b} | {Context} | {stepMs:F3} | {tps:F0} | {b / rooflineMs * 1e3:F0} | {rooflineMs / stepMs:P1} | {Fmt(hfTps, "F0")} | {Fmt(hfTps is null ? null : tps / hfTps, "F1")}× |");
-        }
+                double stepMs = DecodeStep(backend, b, blocksPerSeq);
+                double bytes = backend.WeightBytes + ((double)b * Context * kvBytesPerToken);
+                double rooflineMs = bytes / bandwidth * 1e3;
+                double tps = b / stepMs * 1e3;
+                double? hfTps = hf?["decode"]?[b.ToString(CultureInfo.InvariantCulture)]?.GetValue<double>();
+                decode.Add(new JsonObject
+                {
+                    ["batch"] = b, ["context"] = Context, ["step_ms"] = stepMs, ["tokens_per_s"] = tps,
+                    ["roofline_tokens_per_s"] = b / rooflineMs * 1e3, ["fraction_of_roofline"] = rooflineMs / stepMs,
+                    ["transformers_tokens_per_s"] = hfTps, ["speedup_vs_transformers"] = hfTps is null ? null : tps / hfTps,
+                });
+                Console.WriteLine($"| {b} | {Context} | {stepMs:F3} | {tps:F0} | {b / rooflineMs * 1e3:F0} | {rooflineMs / stepMs:P1} | {Fmt(hfTps, "F0")} | {Fmt(hfTps is null ? null : tps / hfTps, "F1")}× |");
+            }
 
-        double logitsStepMs = DecodeStep(backend, 1, blocksPerSeq, logitsToHost: true);
-        bool pdl = backend.ProgrammaticLaunch;
-        backend.ProgrammaticLaunch = false;
-        double plain1 = DecodeStep(backend, 1, blocksPerSeq), plain256 = DecodeStep(backend, 256, blocksPerSeq);
-        backend.ProgrammaticLaunch = pdl;
-        result["decode_step_ms_without_programmatic_launch"] = new JsonObject { ["1"] = plain1, ["256"] = plain256 };
-        Console.WriteLine($"(without programmatic dependent launch: batch 1 {plain1:F3} ms/step, batch 256 {plain256:F3} ms/step; it was {(pdl ? "on" : "off")} above)");
-        // The decode layer as five launches (fused) or nine, per small batch, measured back to back.
-        var fusion = new JsonObject();
-        var fusionText = new List<string>();
-        foreach (int b in new[] { 1, 2 })
-        {
-            backend.FuseSmallBatches = false;
-            double separate = DecodeStep(backend, b, blocksPerSeq);
-            backend.FuseSmallBatches = true;
-            double fused = DecodeStep(backend, b, blocksPerSeq);
-            fusion[b.ToString(CultureInfo.InvariantCulture)] = new JsonObject { ["fused_step_ms"] = fused, ["separate_step_ms"] = separate };
-            fusionText.Add(string.Create(CultureInfo.InvariantCulture, $"batch {b} {fused:F3} vs {separate:F3}"));
-        }
+            double logitsStepMs = DecodeStep(backend, 1, blocksPerSeq, logitsToHost: true);
+            bool pdl = backend.ProgrammaticLaunch;
+            backend.ProgrammaticLaunch = false;
+            double plain1 = DecodeStep(backend, 1, blocksPerSeq), plain256 = DecodeStep(backend, 256, blocksPerSeq);
+            backend.ProgrammaticLaunch = pdl;
+            result["decode_step_ms_without_programmatic_launch"] = new JsonObject { ["1"] = plain1, ["256"] = plain256 };
+            Console.WriteLine($"(without programmatic dependent launch: batch 1 {plain1:F3} ms/step, batch 256 {plain256:F3} ms/step; it was {(pdl ? "on" : "off")} above)");
+            // The decode layer as five launches (fused) or nine, per small batch, measured back to back.
+            var fusion = new JsonObject();
+            var fusionText = new List<string>();
+            foreach (int b in new[] { 1, 2 })
+            {
+                backend.FuseSmallBatches = false;
+                double separate = DecodeStep(backend, b, blocksPerSeq);
+                backend.FuseSmallBatches = true;
+                double fused = DecodeStep(backend, b, blocksPerSeq);
+                fusion[b.ToString(CultureInfo.InvariantCulture)] = new JsonObject { ["fused_step_ms"] = fused, ["separate_step_ms"] = separate };
+                fusionText.Add(string.Create(CultureInfo.InvariantCulture, $"batch {b} {fused:F3} vs {separate:F3}"));
+            }
 
-        result["decode_fused_vs_separate_kernels"] = fusion;
-        Console.WriteLine($"(decode ms/step with RoPE, SwiGLU and RMSNorm folded into the GEMVs vs as kernels of their own: {string.Join("; ", fusionText)})");
-        backend.DecodeAttentionVersion = 1;
-        double firstKernel256 = DecodeStep(backend, 256, blocksPerSeq);
-        backend.DecodeAttentionVersion = 2;
-        result["decode_batch256_step_ms_first_attention_kernel"] = firstKernel256;
-        Console.WriteLine($"(batch 256 with the first decode attention kernel: {firstKernel256:F3} ms/step)");
-        result["decode"] = decode;
-        result["decode_batch1_with_logits_to_host_step_ms"] = logitsStepMs;
-        Console.WriteLine($"(batch 1 with the full logits row copied to the host instead of the device argmax: {logitsStepMs:F3} ms/step)");
+            result["decode_fused_vs_separate_kernels"] = fusion;
+            Console.WriteLine($"(decode ms/step with RoPE, SwiGLU and RMSNorm folded into the GEMVs vs as kernels of their own: {string.Join("; ", fusionText)})");
+            backend.DecodeAttentionVersion = 1;
+            double firstKernel256 = DecodeStep(backend, 256, blocksPerSeq);
+            backend.DecodeAttentionVersion = 2;
+            result["decode_batch256_step_ms_first_attention_kernel"] = firstKernel256;
+            Console.WriteLine($"(batch 256 with the first decode attention kernel: {firstKernel256:F3} ms/step)");
+            result["decode"] = decode;
+            result["decode_batch1_with_logits_to_host_step_ms"] = logitsStepMs;
+            Console.WriteLine($"(batch 1 with the full logits row copied to the host instead of the device argmax: {logitsStepMs:F3} ms/step)");
+        }
 
         var prefill = new JsonArray();
         Console.WriteLine();
@@ -141,16 +145,10 @@ internal static class GpuBenchmark
 
         result["prefill"] = prefill;
         int attentionVersion = backend.PrefillAttentionVersion;
-        var byVersion = new JsonObject();
-        foreach (int version in new[] { 1, 2, 3 })
-        {
-            backend.PrefillAttentionVersion = version;
-            byVersion[version.ToString(CultureInfo.InvariantCulture)] = new JsonObject { ["512"] = PrefillTime(backend, 512), ["2048"] = PrefillTime(backend, 2048) };
-        }
-
+        var byVersion = PrefillByAttentionKernel(backend, [1, 2, 3], rounds: 4);
         backend.PrefillAttentionVersion = attentionVersion;
         result["prefill_ms_by_attention_kernel"] = byVersion;
-        Console.WriteLine($"(prefill 512 / 2048 ms by attention kernel — 1 plain: {byVersion["1"]!["512"]:F2} / {byVersion["1"]!["2048"]:F2}; 2 pipelined, 16 rows per warp: {byVersion["2"]!["512"]:F2} / {byVersion["2"]!["2048"]:F2}; 3 pipelined, 32 rows per warp: {byVersion["3"]!["512"]:F2} / {byVersion["3"]!["2048"]:F2}; version {attentionVersion} above)");
+        Console.WriteLine($"(prefill 512 / 2048 ms by attention kernel, medians of 4 interleaved rounds — 1 plain: {byVersion["1"]!["512"]:F2} / {byVersion["1"]!["2048"]:F2}; 2 pipelined, 16 rows per warp: {byVersion["2"]!["512"]:F2} / {byVersion["2"]!["2048"]:F2}; 3 pipelined, 32 rows per warp: {byVersion["3"]!["512"]:F2} / {byVersion["3"]!["2048"]:F2}; version {attentionVersion} above)");
         result["prefill_products"] = PrefillProducts(backend, c, 2048);
         result["breakdown_ms_per_step"] = Breakdown(backend, blocksPerSeq);
         result["matmul_choices_batch1"] = Choices(backend, 1);
@@ -165,12 +163,13 @@ internal static class GpuBenchmark
     /// For Nsight Compute (<c>ncu --profile-from-start off</c>): after warm-up and tuning, one eager decode step at
     /// batch 1 and at batch 256 and one 2,048-token prefill run between cuProfilerStart and cuProfilerStop.
     /// </summary>
-    private static int Profile(string model)
+    private static int Profile(string model, int prefillAttention)
     {
         using var loaded = ModelLoader.Load(model);
         int blocksPerSeq = (Context + 64 + 15) / 16;
         var options = new CudaBackendOptions { MaxSequences = 256, MaxBatchTokens = 2048, UseCudaGraphs = false };
         using var backend = new CudaBackend(loaded, 0, (256 * blocksPerSeq) + 16, 16, options);
+        backend.PrefillAttentionVersion = prefillAttention;
         backend.FillPoolRandom(42, 1f);
         DecodeStep(backend, 1, blocksPerSeq);
         DecodeStep(backend, 256, blocksPerSeq);
@@ -308,6 +307,33 @@ internal static class GpuBenchmark
         }
 
         return Median(times);
+    }
+
+    /// <summary>
+    /// Prefill time per attention kernel, the kernels taking turns over several rounds (each round every kernel at 512
+    /// and 2,048 tokens) so that a drift of the machine's clocks during the run is shared rather than charged to one
+    /// kernel; the median of the rounds is reported.
+    /// </summary>
+    private static JsonObject PrefillByAttentionKernel(CudaBackend backend, int[] versions, int rounds)
+    {
+        var samples = versions.ToDictionary(v => v, _ => (Short: new List<double>(), Long: new List<double>()));
+        for (int r = 0; r < rounds; r++)
+        {
+            foreach (int v in versions)
+            {
+                backend.PrefillAttentionVersion = v;
+                samples[v].Short.Add(PrefillTime(backend, 512));
+                samples[v].Long.Add(PrefillTime(backend, 2048));
+            }
+        }
+
+        var result = new JsonObject();
+        foreach (int v in versions)
+        {
+            result[v.ToString(CultureInfo.InvariantCulture)] = new JsonObject { ["512"] = Median(samples[v].Short), ["2048"] = Median(samples[v].Long) };
+        }
+
+        return result;
     }
 
     /// <summary>Bytes read plus written per second by a 1 GiB device-to-device copy (median of 10 after warm-up).</summary>

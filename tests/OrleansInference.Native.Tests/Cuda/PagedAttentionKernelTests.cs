@@ -129,15 +129,15 @@ public sealed unsafe class PagedAttentionKernelTests(CudaTestDevice device)
             .Long(BlockElements).Long(Layer * LayerElements).Long(PlaneElements).Int(Heads).Float(ScaleLog2).Ptr(output);
         if (version == 3)
         {
-            ctx.Launch(env.Kernels.PrefillAttentionV3, ((uint)(tiles.Count / 2), Heads, 1), 128, (uint)env.Kernels.PrefillAttentionV2SharedBytes, env.Stream, ref args);
+            ctx.Launch(env.Kernels.PrefillAttentionV3, (Heads, (uint)(tiles.Count / 2), 1), 128, (uint)env.Kernels.PrefillAttentionV2SharedBytes, env.Stream, ref args);
         }
         else if (version == 2)
         {
-            ctx.Launch(env.Kernels.PrefillAttentionV2, ((uint)(tiles.Count / 2), Heads, 1), 128, (uint)env.Kernels.PrefillAttentionV2SharedBytes, env.Stream, ref args);
+            ctx.Launch(env.Kernels.PrefillAttentionV2, (Heads, (uint)(tiles.Count / 2), 1), 128, (uint)env.Kernels.PrefillAttentionV2SharedBytes, env.Stream, ref args);
         }
         else
         {
-            ctx.Launch(env.Kernels.PrefillAttention, ((uint)(tiles.Count / 2), Heads, 1), 128, 0, env.Stream, ref args);
+            ctx.Launch(env.Kernels.PrefillAttention, (Heads, (uint)(tiles.Count / 2), 1), 128, 0, env.Stream, ref args);
         }
 
 

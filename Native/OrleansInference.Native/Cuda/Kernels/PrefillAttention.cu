@@ -2,7 +2,7 @@
 // chunk's own K/V are already in the pages, so queries at positions [start, start + len) attend to keys
 // [0, position]. One thread block per (64-query tile of one chunk, query head); each of its 4 warps owns 16 query
 // rows and runs a flash-attention loop with bf16 tensor-core MMAs (m16n8k16, fp32 accumulation) over 64-key tiles
-// staged in shared memory (K row-major, V transposed, rows padded against bank conflicts).
+// staged in shared memory (K row-major, V transposed, rows padded against bank conflicts). Grid: (heads, tiles).
 #define PF_KT 64
 #define PF_QT 64
 #define KS_STRIDE (HEAD_DIM + 8)
@@ -25,9 +25,9 @@ struct PrefillTile
 
 __device__ __forceinline__ PrefillTile prefill_tile(const int* tiles, const int* chunks, const int* blockTables, const int* tableStride)
 {
-    int chunk = tiles[2 * blockIdx.x];
+    int chunk = tiles[2 * blockIdx.y];
     PrefillTile t;
-    t.q0 = tiles[2 * blockIdx.x + 1];
+    t.q0 = tiles[2 * blockIdx.y + 1];
     t.tok0 = chunks[4 * chunk];
     t.startPos = chunks[4 * chunk + 1];
     t.len = chunks[4 * chunk + 2];
@@ -64,7 +64,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_prefill_attention(
     __shared__ __align__(16) bf16 Ks[PF_KT * KS_STRIDE];
     __shared__ __align__(16) bf16 Vt[HEAD_DIM * VT_STRIDE];
 
-    int h = blockIdx.y, g = h / GQA_GROUP;
+    int h = blockIdx.x, g = h / GQA_GROUP;
     PrefillTile pt = prefill_tile(tiles, chunks, blockTables, tableStride);
     int q0 = pt.q0, tok0 = pt.tok0, startPos = pt.startPos, len = pt.len;
     const int* table = pt.table;

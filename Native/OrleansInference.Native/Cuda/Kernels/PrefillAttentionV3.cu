@@ -86,20 +86,19 @@ __device__ __forceinline__ void pf3_softmax_pv(float (&s)[2][PF_KT / 8][4], floa
 }
 
 // Tiles of PF3_QT queries (tiles[2i] = chunk, tiles[2i+1] = first query row); otherwise the parameters of V2.
-// grid: (tiles, heads), block: 128, dynamic shared memory as V2.
+// grid: (heads, tiles), block: 128, dynamic shared memory as V2.
 extern "C" __global__ void __launch_bounds__(128, 2) paged_prefill_attention_v3(
     const bf16* __restrict__ q, const int* __restrict__ tiles, const int* __restrict__ chunks,
     const int* __restrict__ blockTables, const int* __restrict__ tableStride,
     const bf16* __restrict__ pool, long long blockStride, long long layerOffset, long long planeStride,
     int numHeads, float scaleLog2, bf16* __restrict__ out)
 {
-    pdl_enter();
     const int D = HEAD_DIM;
     extern __shared__ __align__(16) unsigned char pf3_smem[];
     bf16* smem = (bf16*)pf3_smem;
     __shared__ int sTable[PF2_TABLE_CAP];
 
-    int h = blockIdx.y, g = h / GQA_GROUP;
+    int h = blockIdx.x, g = h / GQA_GROUP;
     PrefillTile pt = prefill_tile(tiles, chunks, blockTables, tableStride);
     int q0 = pt.q0, tok0 = pt.tok0, startPos = pt.startPos, len = pt.len;
     const int* table = pt.table;
@@ -123,6 +122,7 @@ extern "C" __global__ void __launch_bounds__(128, 2) paged_prefill_attention_v3(
     int numTiles = maxPos / PF_KT + 1;
     for (int b = threadIdx.x; b <= min(maxPos / KV_BLOCK_SIZE, PF2_TABLE_CAP - 1); b += blockDim.x) sTable[b] = table[b];
     __syncthreads();
+    pdl_enter();  // the tables above are the step's inputs; q and the pages come from the previous kernel
 
     pf2_load_tile(smem, 0, maxPos, table, sTable, pool, blockStride, layerOffset, planeStride, g);
 
