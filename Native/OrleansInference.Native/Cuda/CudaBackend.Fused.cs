@@ -14,9 +14,15 @@ public sealed partial class CudaBackend
     /// one column pair per block (1, 2 or 4 warps per column); the residual norm also needs the whole residual on this
     /// GPU (no tensor-parallel sum between the product and the norm). Zero splits: not fused.
     /// </summary>
-    private readonly record struct FusionPlan(int QkvSplits, int GateUpSplits, int OSplits, int DownSplits)
+    private readonly record struct FusionPlan(int QkvSplits, int GateUpSplits, int OSplits, int DownSplits, bool NormsInConsumers)
     {
         public bool ResidualNorm => OSplits > 0 && DownSplits > 0;
+
+        /// <summary>
+        /// The RMSNorms are computed by the QKV and gate/up GEMVs from the fp32 residual (every block for itself), and
+        /// the O and down products only add into the residual; otherwise the residual products' last block writes Xn.
+        /// </summary>
+        public bool NormInPairs => ResidualNorm && QkvSplits > 0 && GateUpSplits > 0 && NormsInConsumers;
     }
 
     /// <summary>
@@ -49,29 +55,34 @@ public sealed partial class CudaBackend
             down = _matmul.GemvSplits(hidden, inter, tokens, GemmOutput.Float32, true) ?? 0;
         }
 
-        return new FusionPlan(qkv, gateUp, o, down);
+        return new FusionPlan(qkv, gateUp, o, down, _normInPairs && hidden % 8 == 0);
     }
 
-    /// <summary>q = RoPE(Xn · Wq), k = RoPE(Xn · Wk) and v = Xn · Wv stored at each token's slot: one launch.</summary>
-    private void EnqueueQkvRope(CudaLayerWeights w, long layerOffset, int tokens, int splits)
+    /// <summary>
+    /// q = RoPE(Xn · Wq), k = RoPE(Xn · Wk) and v = Xn · Wv stored at each token's slot: one launch. With
+    /// <paramref name="norm"/> the GEMV computes Xn = RMSNorm(X) · norm itself.
+    /// </summary>
+    private void EnqueueQkvRope(CudaLayerWeights w, long layerOffset, int tokens, int splits, DeviceBuffer? norm)
     {
         var a = _act;
         var s = _inputs;
         int n = _qDim + (2 * _kvDim);
         var args = new KernelArgs().Ptr(w.Qkv).Ptr(a.Xn).Int(tokens).Int(n).Int(_config.HiddenSize).Int(splits).Int(PairRope).Ptr(a.Q)
             .Ptr(w.QkvBias?.Pointer ?? 0).Ptr(s.D(s.Positions)).Ptr(s.D(s.Slots)).Ptr(_invFreq)
-            .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(_config.NumHeads);
+            .Ptr(_pool).Long(_blockElements).Long(layerOffset).Long(_planeElements).Int(_config.NumHeads)
+            .Ptr(norm is null ? 0 : a.X.Pointer).Ptr(norm?.Pointer ?? 0).Float((float)_config.RmsNormEps);
         _context.Launch(_kernels.GemvPairs, (PairBlocks(n, splits), 1, 1), GemvThreads, 0, _stream, ref args);
         Mark("gemm_qkv+rope_store_kv");
     }
 
-    /// <summary>act = SwiGLU(Xn · [Wgate; Wup]): one launch.</summary>
-    private void EnqueueGateUpSwiGlu(CudaLayerWeights w, int tokens, int splits)
+    /// <summary>act = SwiGLU(Xn · [Wgate; Wup]): one launch. With <paramref name="norm"/> the GEMV computes Xn = RMSNorm(X) · norm itself.</summary>
+    private void EnqueueGateUpSwiGlu(CudaLayerWeights w, int tokens, int splits, DeviceBuffer? norm)
     {
         var a = _act;
         int n = 2 * _config.IntermediateSize;
         var args = new KernelArgs().Ptr(w.GateUp).Ptr(a.Xn).Int(tokens).Int(n).Int(_config.HiddenSize).Int(splits).Int(PairSwiGlu).Ptr(a.Act)
-            .Ptr(0).Ptr(0).Ptr(0).Ptr(0).Ptr(0).Long(0).Long(0).Long(0).Int(0);
+            .Ptr(0).Ptr(0).Ptr(0).Ptr(0).Ptr(0).Long(0).Long(0).Long(0).Int(0)
+            .Ptr(norm is null ? 0 : a.X.Pointer).Ptr(norm?.Pointer ?? 0).Float((float)_config.RmsNormEps);
         _context.Launch(_kernels.GemvPairs, (PairBlocks(n, splits), 1, 1), GemvThreads, 0, _stream, ref args);
         Mark("gemm_gate_up+swiglu");
     }

@@ -334,15 +334,16 @@ public sealed unsafe partial class CudaBackend
             long layerOffset = layer * _layerElements;
             bool last = layer == _config.NumLayers - 1;
 
-            // With the residual norm fused, the previous layer's down product already left this layer's input in Xn.
-            if (layer == 0 || !fusion.ResidualNorm)
+            // With the residual norm fused, the previous layer's down product already left this layer's input in Xn,
+            // or the QKV GEMV normalizes the residual itself.
+            if (!fusion.NormInPairs && (layer == 0 || !fusion.ResidualNorm))
             {
                 EnqueueRmsNorm(w.InputNorm, t);
             }
 
             if (fusion.QkvSplits > 0)
             {
-                EnqueueQkvRope(w, layerOffset, t, fusion.QkvSplits);
+                EnqueueQkvRope(w, layerOffset, t, fusion.QkvSplits, fusion.NormInPairs ? w.InputNorm : null);
             }
             else
             {
@@ -356,7 +357,12 @@ public sealed unsafe partial class CudaBackend
 
             EnqueueAttention(shape, layerOffset);
 
-            if (fusion.ResidualNorm)
+            if (fusion.NormInPairs)
+            {
+                _matmul.Run(w.O.Pointer, hidden, _qDim, a.Attn.Pointer, t, a.X.Pointer, GemmOutput.Float32, true, _stream);
+                Mark("gemm_o");
+            }
+            else if (fusion.ResidualNorm)
             {
                 EnqueueResidualNorm(w.O, _qDim, a.Attn, w.PostNorm, t, fusion.OSplits, "gemm_o+rms_norm");
             }
@@ -370,7 +376,7 @@ public sealed unsafe partial class CudaBackend
 
             if (fusion.GateUpSplits > 0)
             {
-                EnqueueGateUpSwiGlu(w, t, fusion.GateUpSplits);
+                EnqueueGateUpSwiGlu(w, t, fusion.GateUpSplits, fusion.NormInPairs ? w.PostNorm : null);
             }
             else
             {
@@ -381,7 +387,12 @@ public sealed unsafe partial class CudaBackend
                 Mark("swiglu");
             }
 
-            if (fusion.ResidualNorm && !last)
+            if (fusion.NormInPairs && !last)
+            {
+                _matmul.Run(w.Down.Pointer, hidden, inter, a.Act.Pointer, t, a.X.Pointer, GemmOutput.Float32, true, _stream);
+                Mark("gemm_down");
+            }
+            else if (fusion.ResidualNorm && !last)
             {
                 EnqueueResidualNorm(w.Down, inter, a.Act, _weights.Layers[layer + 1].InputNorm, t, fusion.DownSplits, "gemm_down+rms_norm");
             }

@@ -33,6 +33,7 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
     private readonly ModelConfig _config;
     private readonly int _qDim;
     private bool _fuseSmallBatches;
+    private bool _normInPairs = true;
     private readonly int _kvDim;
     private readonly int _trashBlock;
     private readonly long _blockElements;
@@ -162,6 +163,20 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
         set
         {
             _decodeAttentionVersion = value;
+            DropGraphs();
+        }
+    }
+
+    /// <summary>
+    /// In fused decode steps, the QKV and gate/up GEMVs normalize the residual themselves (true) instead of the O and
+    /// down GEMVs' last block writing the normalized input (captured graphs are dropped on change).
+    /// </summary>
+    internal bool NormInPairs
+    {
+        get => _normInPairs;
+        set
+        {
+            _normInPairs = value;
             DropGraphs();
         }
     }

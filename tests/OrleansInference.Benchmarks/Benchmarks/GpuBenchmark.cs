@@ -111,6 +111,22 @@ internal static class GpuBenchmark
             }
 
             result["decode_fused_vs_separate_kernels"] = fusion;
+            // Where the fused layer's RMSNorms run: in the consuming QKV and gate/up GEMVs, or the residual GEMVs' last block.
+            var normPlacement = new JsonObject();
+            var inPairs = new List<double>();
+            var lastBlock = new List<double>();
+            for (int r = 0; r < 3; r++)
+            {
+                backend.NormInPairs = false;
+                lastBlock.Add(DecodeStep(backend, 1, blocksPerSeq));
+                backend.NormInPairs = true;
+                inPairs.Add(DecodeStep(backend, 1, blocksPerSeq));
+            }
+
+            normPlacement["norm_in_consumer_step_ms"] = Median(inPairs);
+            normPlacement["norm_by_last_block_step_ms"] = Median(lastBlock);
+            result["decode_batch1_norm_placement"] = normPlacement;
+            Console.WriteLine($"(batch 1 ms/step, medians of 3 alternating rounds: RMSNorm computed by the QKV and gate/up GEMVs {Median(inPairs):F3}; by the O and down GEMVs' last block {Median(lastBlock):F3})");
             Console.WriteLine($"(decode ms/step with RoPE, SwiGLU and RMSNorm folded into the GEMVs vs as kernels of their own: {string.Join("; ", fusionText)})");
             backend.DecodeAttentionVersion = 1;
             double firstKernel256 = DecodeStep(backend, 256, blocksPerSeq);

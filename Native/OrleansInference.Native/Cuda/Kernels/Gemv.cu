@@ -100,11 +100,62 @@ __device__ __forceinline__ void gemv_reduce(float (&acc)[M], int splits, float (
     }
 }
 
+__device__ __forceinline__ float4 load_l2(const float4* p)
+{
+    float4 r;
+    asm volatile("ld.global.cg.v4.f32 {%0,%1,%2,%3}, [%4];" : "=f"(r.x), "=f"(r.y), "=f"(r.z), "=f"(r.w) : "l"(p) : "memory");
+    return r;
+}
+
+// Σ v² over this thread's float4s of a row (indices first, first + stride, ...), four loads in flight at a time: the
+// loads are ordered asm, so without batching each would wait for the previous one's sum.
+__device__ __forceinline__ float sum_squares(const float4* row, int count, int first, int stride)
+{
+    float ss = 0.0f;
+    for (int i = first; i < count; i += 4 * stride)
+    {
+        float4 v[4];
+#pragma unroll
+        for (int u = 0; u < 4; u++) v[u] = i + u * stride < count ? load_l2(row + i + u * stride) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll
+        for (int u = 0; u < 4; u++) ss += v[u].x * v[u].x + v[u].y * v[u].y + v[u].z * v[u].z + v[u].w * v[u].w;
+    }
+    return ss;
+}
+
+// Rows of the GEMV input computed by the block itself: xs[m] = bf16(weight · R[m] / rms(R[m])) for the block's use,
+// rounded as rms_norm rounds. Every block of the product does it (8 KB of L2 reads per row at 2,048 columns), instead
+// of the previous product's last block writing the normalized rows for everyone (an atomic counter and a serial tail
+// between the two kernels). Every thread of the block calls it; it ends with a barrier.
+#define GEMV_NORM_MAX_M 2
+template <int M>
+__device__ __forceinline__ void gemv_norm_rows(const float* __restrict__ R, const float* __restrict__ weight, float eps, int K, uint4* xs)
+{
+    __shared__ float scratch[32];
+    int chunks = K >> 3;
+    const float4* g = (const float4*)weight;
+#pragma unroll
+    for (int m = 0; m < M; m++)
+    {
+        const float4* row = (const float4*)(R + (long long)m * K);
+        float inv = rsqrtf(block_sum(sum_squares(row, K / 4, threadIdx.x, blockDim.x), scratch) / K + eps);
+        for (int c = threadIdx.x; c < chunks; c += blockDim.x)
+        {
+            float4 a = load_l2(row + 2 * c), b = load_l2(row + 2 * c + 1), ga = g[2 * c], gb = g[2 * c + 1];
+            xs[m * chunks + c] = make_uint4(pack_bf2(ga.x * (a.x * inv), ga.y * (a.y * inv)), pack_bf2(ga.z * (a.z * inv), ga.w * (a.w * inv)),
+                                            pack_bf2(gb.x * (b.x * inv), gb.y * (b.y * inv)), pack_bf2(gb.z * (b.z * inv), gb.w * (b.w * inv)));
+        }
+    }
+    __syncthreads();
+}
+
 // One warp's column n of the product and its split of K: prefetches the split, waits for the predecessor kernel,
-// and leaves the column's totals in acc (in the lanes of the column's split-0 warp).
+// and leaves the column's totals in acc (in the lanes of the column's split-0 warp). With normR the input rows are
+// RMSNorm(normR) · normW, computed into xs first (gemv_norm_rows; then X is not read).
 template <int M>
 __device__ __forceinline__ void gemv_column(const bf16* __restrict__ W, const bf16* __restrict__ X, int n, bool active, int K, int splits,
-                                            float (&acc)[M], float (*partial)[GEMV_MAX_M])
+                                            float (&acc)[M], float (*partial)[GEMV_MAX_M], const float* __restrict__ normR = nullptr,
+                                            const float* __restrict__ normW = nullptr, float eps = 0.0f, uint4* xs = nullptr)
 {
     const uint4* w = (const uint4*)(W + (long long)(active ? n : 0) * K);
     int chunks = K >> 3;
@@ -112,9 +163,15 @@ __device__ __forceinline__ void gemv_column(const bf16* __restrict__ W, const bf
     int c0 = ((threadIdx.x >> 5) % splits) * per, c1 = min(chunks, c0 + per);
     prefetch_row_l2(w, c0, c1, active);
     pdl_enter();
+    const uint4* x = (const uint4*)X;
+    if (normR)
+    {
+        gemv_norm_rows<M>(normR, normW, eps, K, xs);
+        x = xs;
+    }
 #pragma unroll
     for (int m = 0; m < M; m++) acc[m] = 0.0f;
-    if (active) gemv_dot<M>(w, (const uint4*)X, chunks, c0, c1, acc);
+    if (active) gemv_dot<M>(w, x, chunks, c0, c1, acc);
     gemv_reduce<M>(acc, splits, partial);
 }
 

@@ -61,10 +61,12 @@ template <int M>
 __device__ __forceinline__ void gemv_pairs_rows(const bf16* __restrict__ W, const bf16* __restrict__ X, int N, int K, int splits, int mode,
                                                 bf16* __restrict__ Y, const float* __restrict__ bias, const int* __restrict__ positions,
                                                 const int* __restrict__ slots, const float* __restrict__ invFreq, bf16* __restrict__ pool,
-                                                long long blockStride, long long layerOffset, long long planeStride, int numHeads)
+                                                long long blockStride, long long layerOffset, long long planeStride, int numHeads,
+                                                const float* __restrict__ normR, const float* __restrict__ normW, float eps)
 {
     __shared__ float partial[GEMV_WARPS][GEMV_MAX_M];
     __shared__ float column[GEMV_WARPS][GEMV_MAX_M];
+    __shared__ uint4 xs[GEMV_NORM_MAX_M * (HIDDEN / 8)];
     int warpInBlock = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int pairsPerBlock = GEMV_WARPS / splits / 2;
     int slot = warpInBlock / splits;
@@ -73,7 +75,7 @@ __device__ __forceinline__ void gemv_pairs_rows(const bf16* __restrict__ W, cons
     bool active = pair < N / 2;
     int n = active ? pair_column(mode, pair, slot / pairsPerBlock, N, qkPairs) : 0;
     float acc[M];
-    gemv_column<M>(W, X, n, active, K, splits, acc, partial);
+    gemv_column<M>(W, X, n, active, K, splits, acc, partial, M <= GEMV_NORM_MAX_M && K == HIDDEN ? normR : nullptr, normW, eps, xs);
     if (lane == 0 && warpInBlock % splits == 0)
     {
 #pragma unroll
@@ -90,15 +92,17 @@ __device__ __forceinline__ void gemv_pairs_rows(const bf16* __restrict__ W, cons
 }
 
 // mode PAIR_SWIGLU: W = [gate; up] (N = 2·inter), Y = act [M, inter]. mode PAIR_ROPE: W = [q; k; v], Y = q [M, heads, D],
-// k and v stored at each token's slot of the pool. splits ∈ {1, 2, 4} (a block holds at least one pair);
+// k and v stored at each token's slot of the pool. With normR (≤ GEMV_NORM_MAX_M rows, K = HIDDEN) the input is
+// RMSNorm(normR) · normW, computed by every block into shared memory (X unused). splits ∈ {1, 2, 4} (a block holds at least one pair);
 // grid: ceil(N / 2 / (GEMV_WARPS / splits / 2)), block: 32 * GEMV_WARPS.
 extern "C" __global__ void __launch_bounds__(32 * GEMV_WARPS, 3) gemv_pairs(
     const bf16* __restrict__ W, const bf16* __restrict__ X, int M, int N, int K, int splits, int mode, bf16* __restrict__ Y,
     const float* __restrict__ bias, const int* __restrict__ positions, const int* __restrict__ slots, const float* __restrict__ invFreq,
-    bf16* __restrict__ pool, long long blockStride, long long layerOffset, long long planeStride, int numHeads)
+    bf16* __restrict__ pool, long long blockStride, long long layerOffset, long long planeStride, int numHeads,
+    const float* __restrict__ normR, const float* __restrict__ normW, float eps)
 {
 #define GEMV_PAIRS_CASE(R) \
-    case R: gemv_pairs_rows<R>(W, X, N, K, splits, mode, Y, bias, positions, slots, invFreq, pool, blockStride, layerOffset, planeStride, numHeads); break;
+    case R: gemv_pairs_rows<R>(W, X, N, K, splits, mode, Y, bias, positions, slots, invFreq, pool, blockStride, layerOffset, planeStride, numHeads, normR, normW, eps); break;
     switch (M)
     {
     GEMV_PAIRS_CASE(1)
@@ -108,32 +112,9 @@ extern "C" __global__ void __launch_bounds__(32 * GEMV_WARPS, 3) gemv_pairs(
     GEMV_PAIRS_CASE(5)
     GEMV_PAIRS_CASE(6)
     GEMV_PAIRS_CASE(7)
-    default: gemv_pairs_rows<8>(W, X, N, K, splits, mode, Y, bias, positions, slots, invFreq, pool, blockStride, layerOffset, planeStride, numHeads); break;
+    default: gemv_pairs_rows<8>(W, X, N, K, splits, mode, Y, bias, positions, slots, invFreq, pool, blockStride, layerOffset, planeStride, numHeads, normR, normW, eps); break;
     }
 #undef GEMV_PAIRS_CASE
-}
-
-__device__ __forceinline__ float4 load_l2(const float4* p)
-{
-    float4 r;
-    asm volatile("ld.global.cg.v4.f32 {%0,%1,%2,%3}, [%4];" : "=f"(r.x), "=f"(r.y), "=f"(r.z), "=f"(r.w) : "l"(p) : "memory");
-    return r;
-}
-
-// Σ v² over this thread's float4s of a row (indices first, first + stride, ...), four loads in flight at a time: the
-// loads are ordered asm, so without batching each would wait for the previous one's sum.
-__device__ __forceinline__ float sum_squares(const float4* row, int count, int first, int stride)
-{
-    float ss = 0.0f;
-    for (int i = first; i < count; i += 4 * stride)
-    {
-        float4 v[4];
-#pragma unroll
-        for (int u = 0; u < 4; u++) v[u] = i + u * stride < count ? load_l2(row + i + u * stride) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-#pragma unroll
-        for (int u = 0; u < 4; u++) ss += v[u].x * v[u].x + v[u].y * v[u].y + v[u].z * v[u].z + v[u].w * v[u].w;
-    }
-    return ss;
 }
 
 // out = bf16(w · (row · inv)), as rms_norm computes it, over this thread's float4s (batched as in sum_squares).
