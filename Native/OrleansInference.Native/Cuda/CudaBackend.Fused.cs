@@ -4,8 +4,9 @@ namespace OrleansInference.Native.Cuda;
 
 /// <summary>
 /// Decode-sized steps with the layer's small kernels folded into its GEMVs (Kernels/GemvFused.cu): RoPE and the KV
-/// store ride on the QKV product, SwiGLU on the gate/up product, and each residual product's last block computes the
-/// next RMSNorm — five launches per layer instead of nine.
+/// store ride on the QKV product, SwiGLU on the gate/up product, and the RMSNorms are computed by the QKV and gate/up
+/// GEMVs from the residual (or, with <see cref="NormInPairs"/> off, by the residual products' last block) — four or
+/// five launches per layer instead of nine.
 /// </summary>
 public sealed partial class CudaBackend
 {
