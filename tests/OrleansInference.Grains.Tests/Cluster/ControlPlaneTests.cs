@@ -1,5 +1,6 @@
 using OrleansInference.Grains.KvIndex;
 using OrleansInference.Native.Kv;
+using OrleansInference.Tests.Shared;
 
 namespace OrleansInference.Grains.Tests.Cluster;
 
@@ -62,7 +63,8 @@ public sealed class ControlPlaneTests(InferenceClusterFixture fixture) : IClassF
         var hashes = BlockHasher.HashBlocks(prompt, 16, BlockHasher.Root(InferenceClusterFixture.Model));
         var shards = new InferenceOptionsProbe().Shards;
 
-        await WaitUntilAsync(async () => (await HoldersAsync(hashes, shards)).Count(h => h.Contains(worker!)) == hashes.Length);
+        await Eventually.TrueAsync(async () => (await HoldersAsync(hashes, shards)).Count(h => h.Contains(worker!)) == hashes.Length,
+            "every shard lists the worker's blocks", Ct, seconds: 5);
 
         var shard = KvShards.ShardOf(hashes[0], shards);
         var index = fixture.Client.GetGrain<IKvIndexGrain>(KvShards.Key(InferenceClusterFixture.Model, shard));
@@ -85,16 +87,6 @@ public sealed class ControlPlaneTests(InferenceClusterFixture fixture) : IClassF
             result.Add(found.TryGetValue(h, out var w) ? w : []);
         }
         return result;
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 5 s");
-            await Task.Delay(50, Ct);
-        }
     }
 
     private sealed class InferenceOptionsProbe

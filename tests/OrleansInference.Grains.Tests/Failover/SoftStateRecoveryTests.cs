@@ -3,6 +3,7 @@ using OrleansInference.Grains.KvIndex;
 using OrleansInference.Grains.Workers;
 using OrleansInference.Grains.Tests.Cluster;
 using OrleansInference.Native.Kv;
+using OrleansInference.Tests.Shared;
 
 namespace OrleansInference.Grains.Tests.Failover;
 
@@ -44,20 +45,22 @@ public sealed class SoftStateRecoveryTests
         Assert.NotEqual(conductorSilo, cluster.HostOf(cluster.Conductor.GetGrainId()));
         // A reactivated conductor tells no worker it is alone while its registry is rebuilt (two report intervals), so the
         // placement checked below is the conductor's; no survivor may believe it is the sole worker.
-        await WaitUntilAsync(() => Task.FromResult(cluster.Cluster.Silos
+        await Eventually.TrueAsync(() => Task.FromResult(cluster.Cluster.Silos
             .Where(s => !s.SiloAddress.Equals(conductorSilo))
             .SelectMany(s => s.ServiceProvider.GetRequiredService<EngineHost>().Workers)
-            .All(w => !w.IsSoleWorker)), TimeSpan.FromSeconds(10));
+            .All(w => !w.IsSoleWorker)), "no surviving worker believes it is the sole worker", Ct, seconds: 10);
 
         // Every index shard knows the survivor's blocks again, though that worker produced no KV event since.
-        await WaitUntilAsync(async () => (await HoldersAsync(client, hashes)).All(h => h.Contains(cached.Value.Worker)), TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(async () => (await HoldersAsync(client, hashes)).All(h => h.Contains(cached.Value.Worker)),
+            "every index shard lists the survivor's blocks", Ct, seconds: 10);
 
         // The same after the index alone loses every shard activation.
         for (var s = 0; s < Shards; s++)
         {
             await cluster.Cluster.DeactivateAsync(client.GetGrain<IKvIndexGrain>(KvShards.Key(InferenceClusterFixture.Model, s)));
         }
-        await WaitUntilAsync(async () => (await HoldersAsync(client, hashes)).All(h => h.Contains(cached.Value.Worker)), TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(async () => (await HoldersAsync(client, hashes)).All(h => h.Contains(cached.Value.Worker)),
+            "every index shard lists the survivor's blocks", Ct, seconds: 10);
 
         // Placement works and finds the cached prefix on its worker.
         var (tokens, after) = await StreamReading.ReadAllAsync(client.GetGrain<IRequestGrain>("after-conductor-loss")
@@ -76,15 +79,5 @@ public sealed class SoftStateRecoveryTests
             result.Add(found.TryGetValue(h, out var w) ? w : []);
         }
         return result;
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"condition not met within {timeout.TotalSeconds} s");
-            await Task.Delay(50, Ct);
-        }
     }
 }

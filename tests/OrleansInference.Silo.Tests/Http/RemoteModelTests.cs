@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using OrleansInference.Silo.Tests.Infrastructure;
+using OrleansInference.Tests.Shared;
 
 namespace OrleansInference.Silo.Tests.Http;
 
