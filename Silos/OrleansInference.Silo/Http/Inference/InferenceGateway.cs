@@ -23,12 +23,11 @@ internal sealed partial class InferenceGateway(
     {
         var grain = grains.GetGrain<IRequestGrain>(requestId);
         var started = time.GetTimestamp();
-        var enumerator = grain.GenerateAsync(request, receivedTokens, aborted).GetAsyncEnumerator(aborted);
+        IAsyncEnumerator<TokenChunk> Start(IReadOnlyList<int>? delivered) => grain.GenerateAsync(request, delivered, aborted).GetAsyncEnumerator(aborted);
+        var enumerator = Start(receivedTokens);
         // A lost grain stream is picked up again from what this response has sent (non-null: a resume, so the grain
         // reads its checkpoint).
-        var reattach = new StreamReattach(
-            delivered => grain.GenerateAsync(request, delivered, aborted).GetAsyncEnumerator(aborted),
-            options.Value.StreamReattachAttempts, options.Value.StreamReattachDelay);
+        var reattach = new StreamReattach(Start, options.Value.StreamReattachAttempts, options.Value.StreamReattachDelay);
         var call = new InferenceCall(requestId, request.Model, grain, enumerator, started, metrics, time, options.Value.CancelTimeout, logger,
             aborted, cancelOnDisconnect: !resumable, reattach, receivedTokens);
         try

@@ -29,33 +29,18 @@ internal sealed partial class ModelResolver(
         {
             return local.Count > 0 ? ValueTask.FromResult(local[0]) : new ValueTask<ServedModel>(DefaultFromClusterAsync(ct));
         }
-        foreach (var model in local)
-        {
-            if (string.Equals(model.Id, requested, StringComparison.Ordinal))
-            {
-                return ValueTask.FromResult(model);
-            }
-        }
-        return new ValueTask<ServedModel>(ResolveInClusterAsync(requested, ct));
+        return FindLocal(requested) is { } model
+            ? ValueTask.FromResult(model)
+            : new ValueTask<ServedModel>(ResolveInClusterAsync(requested, ct));
     }
 
     /// <summary>Models this silo serves, then the live models of other silos.</summary>
     public async Task<IReadOnlyList<ServedModel>> ListAsync(CancellationToken ct)
     {
-        var local = catalog.Models;
-        IReadOnlyList<ClusterModel> remote;
-        try
-        {
-            remote = await cluster.GetLiveModelsAsync(ct);
-        }
-        catch (Exception ex) when (!ct.IsCancellationRequested)
-        {
-            // The list of this silo's own models is still right; the log says why the rest is missing.
-            LogClusterModelsFailed(logger, ex);
-            return local;
-        }
-        var list = new List<ServedModel>(local);
-        foreach (var m in remote)
+        var list = new List<ServedModel>(catalog.Models);
+        // When the registry cannot be read, the list of this silo's own models is still right; the log says why the
+        // rest is missing.
+        foreach (var m in await TryGetLiveClusterModelsAsync(ct) ?? [])
         {
             if (!list.Any(l => string.Equals(l.Id, m.Id, StringComparison.Ordinal)))
             {
@@ -66,18 +51,7 @@ internal sealed partial class ModelResolver(
     }
 
     /// <summary>Whether any silo of the cluster has a live worker of some model (false when the registry cannot be read).</summary>
-    public async Task<bool> ClusterHasLiveModelAsync(CancellationToken ct)
-    {
-        try
-        {
-            return (await cluster.GetLiveModelsAsync(ct)).Count > 0;
-        }
-        catch (Exception ex) when (!ct.IsCancellationRequested)
-        {
-            LogClusterModelsFailed(logger, ex);
-            return false;
-        }
-    }
+    public async Task<bool> ClusterHasLiveModelAsync(CancellationToken ct) => (await TryGetLiveClusterModelsAsync(ct))?.Count > 0;
 
     /// <summary>
     /// Whether <paramref name="name"/> has a live worker now: served here, or live in the registry; for a model the
@@ -85,7 +59,7 @@ internal sealed partial class ModelResolver(
     /// </summary>
     public async Task<bool> IsLiveAsync(string name, CancellationToken ct)
     {
-        if (catalog.Models.Any(m => string.Equals(m.Id, name, StringComparison.Ordinal)))
+        if (FindLocal(name) is not null)
         {
             return true;
         }
@@ -118,6 +92,22 @@ internal sealed partial class ModelResolver(
             ? ToServed(live[0])
             : throw new ApiRequestException(new ApiProblem(StatusCodes.Status503ServiceUnavailable, "service_unavailable", "unavailable",
                 "No model is served by this cluster yet.", RetryAfterSeconds: options.Value.RetryAfterSeconds));
+    }
+
+    private ServedModel? FindLocal(string name) => catalog.Models.FirstOrDefault(m => string.Equals(m.Id, name, StringComparison.Ordinal));
+
+    /// <summary>The cluster's live models; null (and a warning logged) when the registry cannot be read.</summary>
+    private async Task<IReadOnlyList<ClusterModel>?> TryGetLiveClusterModelsAsync(CancellationToken ct)
+    {
+        try
+        {
+            return await cluster.GetLiveModelsAsync(ct);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            LogClusterModelsFailed(logger, ex);
+            return null;
+        }
     }
 
     private static ServedModel ToServed(ClusterModel m) => new(m.Id, m.MaxModelLength, m.Device);
