@@ -34,4 +34,12 @@ public sealed class InferenceException : Exception
 
     /// <summary>Offending parameter, if any.</summary>
     [Id(1)] public string? Param { get; }
+
+    /// <summary>A model no silo of the cluster has served (HTTP 404).</summary>
+    public static InferenceException ModelNotServed(string model) =>
+        new(InferenceErrorCode.ModelNotFound, $"The model '{model}' is not served by any silo of this cluster.", "model");
+
+    /// <summary>A model the cluster serves whose workers are all gone for now (HTTP 503).</summary>
+    public static InferenceException NoLiveWorker(string model) =>
+        new(InferenceErrorCode.Unavailable, $"The model '{model}' is served by this cluster, but none of its workers is live right now; retry later.", "model");
 }

@@ -26,7 +26,7 @@ internal sealed partial class RequestGrain
         {
             if ((await _models.FindAsync(model, CancellationToken.None)).State == ClusterModelState.Unknown)
             {
-                throw new InferenceException(InferenceErrorCode.ModelNotFound, $"The model '{model}' is not served by any silo of this cluster.", "model");
+                throw InferenceException.ModelNotServed(model);
             }
             var waitingSince = _time.GetTimestamp();
             while (workers.Count == 0 && _time.GetElapsedTime(waitingSince) < _options.PlacementWaitForWorkers)
@@ -36,8 +36,7 @@ internal sealed partial class RequestGrain
             }
             if (workers.Count == 0)
             {
-                throw new InferenceException(InferenceErrorCode.Unavailable,
-                    $"The model '{model}' is served by this cluster, but none of its workers is live right now; retry later.", "model");
+                throw InferenceException.NoLiveWorker(model);
             }
         }
         // Any worker of the model has its tokenizer: take the least busy one.

@@ -1,3 +1,5 @@
+using OrleansInference.Grains;
+
 namespace OrleansInference.Silo.Http.Errors;
 
 /// <summary>An error response before it is written in an API's own body format.</summary>
@@ -13,12 +15,11 @@ internal sealed record ApiProblem(int Status, string Type, string Code, string M
         new(StatusCodes.Status400BadRequest, "invalid_request_error", "invalid_request", message, param);
 
     public static ApiProblem ModelNotFound(string model) =>
-        new(StatusCodes.Status404NotFound, "not_found_error", "model_not_found", $"The model '{model}' is not served by any silo of this cluster.", "model");
+        new(StatusCodes.Status404NotFound, "not_found_error", "model_not_found", InferenceException.ModelNotServed(model).Message, "model");
 
     /// <summary>A model the cluster serves but whose workers are all gone (503).</summary>
     public static ApiProblem ModelUnavailable(string model, int retryAfterSeconds) =>
-        new(StatusCodes.Status503ServiceUnavailable, "service_unavailable", "unavailable",
-            $"The model '{model}' is served by this cluster, but none of its workers is live right now; retry later.", "model", retryAfterSeconds);
+        new(StatusCodes.Status503ServiceUnavailable, "service_unavailable", "unavailable", InferenceException.NoLiveWorker(model).Message, "model", retryAfterSeconds);
 
     public static ApiProblem TooLarge(string message, string? param = null) =>
         new(StatusCodes.Status413PayloadTooLarge, "invalid_request_error", "request_too_large", message, param);
