@@ -282,7 +282,7 @@ public sealed unsafe partial class CudaBackend
         int blocksWanted = 2 * _context.MultiprocessorCount;
         int splits = (blocksWanted + (sequences * _config.NumKvHeads) - 1) / (sequences * _config.NumKvHeads);
         splits = Math.Min(splits, (maxContext + 63) / 64);
-        return Math.Clamp(splits, 1, MaxSplits);
+        return Math.Clamp(splits, 1, MaxDecodeSplits);
     }
 
     /// <summary>Forgets the captured decode graphs (buffers moved, or a kernel choice changed).</summary>
@@ -322,12 +322,19 @@ public sealed unsafe partial class CudaBackend
         var k = _kernels;
         int t = shape.Tokens, hidden = _config.HiddenSize, inter = _config.IntermediateSize, heads = _config.NumHeads;
         float eps = (float)_config.RmsNormEps;
-        var fusion = PlanFusion(t);
+        bool persistent = UsesPersistentDecode(shape);
+        var fusion = persistent ? default : PlanFusion(t);
 
         Profiler?.Start(_stream);
         var args = new KernelArgs().Ptr(s.D(s.Tokens)).Ptr(_weights.Embedding).Ptr(a.X).Int(hidden);
         _context.Launch(k.EmbeddingGather, ((uint)t, 1, 1), 128, 0, _stream, ref args);
         Mark("embedding");
+        if (persistent)
+        {
+            EnqueuePersistentLayers();
+            return;
+        }
+
         for (int layer = 0; layer < _config.NumLayers; layer++)
         {
             var w = _weights.Layers[layer];
@@ -343,7 +350,10 @@ public sealed unsafe partial class CudaBackend
 
             if (fusion.QkvSplits > 0)
             {
-                EnqueueQkvRope(w, layerOffset, t, fusion.QkvSplits, fusion.NormInPairs ? w.InputNorm : null);
+                if (!Omitted(fusion, "qkv"))
+                {
+                    EnqueueQkvRope(w, layerOffset, t, fusion.QkvSplits, fusion.NormInPairs ? w.InputNorm : null);
+                }
             }
             else
             {
@@ -355,12 +365,18 @@ public sealed unsafe partial class CudaBackend
                 Mark("rope_store_kv");
             }
 
-            EnqueueAttention(shape, layerOffset);
+            if (!Omitted(fusion, "attention"))
+            {
+                EnqueueAttention(shape, layerOffset);
+            }
 
             if (fusion.NormInPairs)
             {
-                _matmul.Run(w.O.Pointer, hidden, _qDim, a.Attn.Pointer, t, a.X.Pointer, GemmOutput.Float32, true, _stream);
-                Mark("gemm_o");
+                if (!Omitted(fusion, "o"))
+                {
+                    _matmul.Run(w.O.Pointer, hidden, _qDim, a.Attn.Pointer, t, a.X.Pointer, GemmOutput.Float32, true, _stream);
+                    Mark("gemm_o");
+                }
             }
             else if (fusion.ResidualNorm)
             {
@@ -376,7 +392,10 @@ public sealed unsafe partial class CudaBackend
 
             if (fusion.GateUpSplits > 0)
             {
-                EnqueueGateUpSwiGlu(w, t, fusion.GateUpSplits, fusion.NormInPairs ? w.PostNorm : null);
+                if (!Omitted(fusion, "gate_up"))
+                {
+                    EnqueueGateUpSwiGlu(w, t, fusion.GateUpSplits, fusion.NormInPairs ? w.PostNorm : null);
+                }
             }
             else
             {
@@ -389,8 +408,11 @@ public sealed unsafe partial class CudaBackend
 
             if (fusion.NormInPairs && !last)
             {
-                _matmul.Run(w.Down.Pointer, hidden, inter, a.Act.Pointer, t, a.X.Pointer, GemmOutput.Float32, true, _stream);
-                Mark("gemm_down");
+                if (!Omitted(fusion, "down"))
+                {
+                    _matmul.Run(w.Down.Pointer, hidden, inter, a.Act.Pointer, t, a.X.Pointer, GemmOutput.Float32, true, _stream);
+                    Mark("gemm_down");
+                }
             }
             else if (fusion.ResidualNorm && !last)
             {
@@ -404,6 +426,9 @@ public sealed unsafe partial class CudaBackend
             }
         }
     }
+
+    /// <summary>Whether the fused layer leaves <paramref name="stage"/> out (<see cref="OmittedStage"/>; a timing ablation).</summary>
+    private bool Omitted(FusionPlan fusion, string stage) => fusion.NormInPairs && OmittedStage == stage;
 
     /// <summary>Xn = RMSNorm(X) · weight for the step's first <paramref name="tokens"/> rows.</summary>
     private void EnqueueRmsNorm(DeviceBuffer weight, int tokens) => EnqueueRmsNorm(weight, 0, tokens);
@@ -621,6 +646,6 @@ public sealed unsafe partial class CudaBackend
     {
         int blocksWanted = 2 * _context.MultiprocessorCount;
         int perSplit = bucket * _config.NumKvHeads;
-        return Math.Clamp((blocksWanted + perSplit - 1) / perSplit, 1, MaxSplits);
+        return Math.Clamp((blocksWanted + perSplit - 1) / perSplit, 1, MaxDecodeSplits);
     }
 }

@@ -34,6 +34,8 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
     private readonly int _qDim;
     private bool _fuseSmallBatches;
     private bool _normInPairs = true;
+    private string? _omittedStage;
+    private int _maxDecodeSplits = MaxSplits;
     private readonly int _kvDim;
     private readonly int _trashBlock;
     private readonly long _blockElements;
@@ -80,6 +82,7 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
             cleanup.Add(_context);
             _context.ProgrammaticLaunch = _options.ProgrammaticLaunch && _context.ComputeMajor >= 9;
             _fuseSmallBatches = _options.FuseSmallBatches;
+            _persistentDecode = _options.PersistentDecode;
             _stream = _context.CreateStream();
             cleanup.Add(_stream);
             var cacheDir = _options.KernelCacheDirectory is null ? KernelCompiler.DefaultCacheDirectory
@@ -104,6 +107,8 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
             cleanup.Add(_inputs);
             _act = NewActivations(_options.MaxBatchTokens);
             cleanup.Add(_act);
+            _persistentTable = NewPersistentTable();
+            cleanup.Add(_persistentTable);
             _stream.Synchronize();
         }
         catch
@@ -177,6 +182,32 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
         set
         {
             _normInPairs = value;
+            DropGraphs();
+        }
+    }
+
+    /// <summary>Most context splits per decode sequence, 1 to 16 (captured graphs are dropped on change).</summary>
+    internal int MaxDecodeSplits
+    {
+        get => _maxDecodeSplits;
+        set
+        {
+            _maxDecodeSplits = Math.Clamp(value, 1, MaxSplits);
+            DropGraphs();
+        }
+    }
+
+    /// <summary>
+    /// For the benchmark's timing ablation only: a stage of the fused decode layer ("qkv", "attention", "o", "gate_up"
+    /// or "down", null for none) that is not launched, so the step's time without it shows that stage's share of the
+    /// replayed graph, overlap included. The step's results are then wrong (captured graphs are dropped on change).
+    /// </summary>
+    internal string? OmittedStage
+    {
+        get => _omittedStage;
+        set
+        {
+            _omittedStage = value;
             DropGraphs();
         }
     }
@@ -303,6 +334,7 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
         _graphs.Clear();
         DisposeSampleBuffers();
         _act.Dispose();
+        _persistentTable.Dispose();
         _inputs.Dispose();
         _pool.Dispose();
         _invFreq.Dispose();

@@ -26,4 +26,10 @@ public sealed class CudaBackendOptions
     /// neighbouring products: five launches per layer instead of nine. Off runs every kernel separately (for comparison).
     /// </summary>
     public bool FuseSmallBatches { get; set; } = true;
+
+    /// <summary>
+    /// On Hopper and newer, runs every layer of a one-sequence decode step as one cooperative launch whose blocks meet
+    /// at grid barriers (Kernels/PersistentDecode.cu) instead of five launches per layer. Needs <see cref="FuseSmallBatches"/>.
+    /// </summary>
+    public bool PersistentDecode { get; set; } = true;
 }

@@ -47,12 +47,20 @@ internal sealed class CudaKernelSet : IDisposable
         PrefillAttentionV2 = _module.GetFunction("paged_prefill_attention_v2");
         PrefillAttentionV2SharedBytes = 2 * 2 * 64 * (config.HeadDim + 8) * 2;
         PrefillAttentionV3 = _module.GetFunction("paged_prefill_attention_v3");
+        PersistentDecode = _module.GetFunction("persistent_decode_layers");
+        PersistentDecodeWide = _module.GetFunction("persistent_decode_layers_wide");
         if (PrefillAttentionV2SharedBytes > 48 * 1024)
         {
             context.SetMaxDynamicSharedMemory(PrefillAttentionV2, PrefillAttentionV2SharedBytes);
             context.SetMaxDynamicSharedMemory(PrefillAttentionV3, PrefillAttentionV2SharedBytes);
         }
     }
+
+    /// <summary>Every layer of a batch-1 decode step in one cooperative launch (Kernels/PersistentDecode.cu).</summary>
+    public CudaFunction PersistentDecode { get; }
+
+    /// <summary>The persistent kernel with one block of 16 warps per multiprocessor.</summary>
+    public CudaFunction PersistentDecodeWide { get; }
 
     /// <summary>Whether the module came from the disk cache.</summary>
     public bool WasCached { get; }

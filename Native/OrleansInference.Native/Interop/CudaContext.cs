@@ -224,6 +224,42 @@ internal sealed unsafe class CudaContext : IDisposable
         }
     }
 
+    /// <summary>Whether the driver has cuLaunchKernelEx (launch attributes: cooperative, programmatic serialization).</summary>
+    public bool SupportsLaunchAttributes => Api.cuLaunchKernelEx != null;
+
+    /// <summary>
+    /// Launches a kernel whose blocks must all be resident at once (they wait for each other): a cooperative launch,
+    /// which the driver refuses rather than starting a grid larger than the device can hold. Needs cuLaunchKernelEx.
+    /// </summary>
+    public void LaunchCooperative(CudaFunction function, uint gridBlocks, uint blockThreads, uint sharedBytes, CudaStream stream, ref KernelArgs args)
+    {
+        if (Api.cuLaunchKernelEx == null)
+        {
+            throw new CudaException($"cuLaunchKernelEx is not exported by this driver; {function.Name} needs a cooperative launch.");
+        }
+
+        void** pointers = stackalloc void*[KernelArgs.Capacity];
+        fixed (KernelArgs* a = &args)
+        {
+            a->Fill(pointers);
+            var attribute = new CuLaunchAttribute { Id = CuLaunchAttribute.Cooperative, Value = 1 };
+            var config = new CuLaunchConfig
+            {
+                GridX = gridBlocks, GridY = 1, GridZ = 1, BlockX = blockThreads, BlockY = 1, BlockZ = 1,
+                SharedBytes = sharedBytes, Stream = stream.Value, Attributes = &attribute, AttributeCount = 1,
+            };
+            Api.Check(Api.cuLaunchKernelEx(&config, function.Handle, pointers, null), $"cuLaunchKernelEx({function.Name}, cooperative, grid {gridBlocks}, block {blockThreads}, smem {sharedBytes})");
+        }
+    }
+
+    /// <summary>How many blocks of <paramref name="function"/> one multiprocessor holds at once.</summary>
+    public int MaxActiveBlocksPerMultiprocessor(CudaFunction function, int blockThreads, int sharedBytes)
+    {
+        int blocks;
+        Api.Check(Api.cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, function.Handle, blockThreads, (nuint)sharedBytes), $"cuOccupancyMaxActiveBlocksPerMultiprocessor({function.Name})");
+        return blocks;
+    }
+
     public void SetMaxDynamicSharedMemory(CudaFunction function, int bytes) =>
         Api.Check(Api.cuFuncSetAttribute(function.Handle, CudaDriverApi.FuncAttributeMaxDynamicSharedSizeBytes, bytes), $"cuFuncSetAttribute({function.Name})");
 

@@ -27,6 +27,7 @@ internal unsafe struct CuLaunchConfig
 [StructLayout(LayoutKind.Sequential, Size = 72)]
 internal struct CuLaunchAttribute
 {
+    public const int Cooperative = 2;
     public const int ProgrammaticStreamSerialization = 6;
     public int Id;
     public int Pad;
@@ -88,6 +89,7 @@ internal sealed unsafe class CudaDriverApi
     public readonly delegate* unmanaged<int, byte**, int> cuGetErrorName;
     public readonly delegate* unmanaged<int, byte**, int> cuGetErrorString;
     public readonly delegate* unmanaged<CuLaunchConfig*, nint, void**, void**, int> cuLaunchKernelEx;
+    public readonly delegate* unmanaged<int*, nint, int, nuint, int> cuOccupancyMaxActiveBlocksPerMultiprocessor;
     public readonly delegate* unmanaged<int> cuProfilerStart;
     public readonly delegate* unmanaged<int> cuProfilerStop;
     public readonly delegate* unmanaged<nint, int> cuStreamQuery;
@@ -141,6 +143,7 @@ internal sealed unsafe class CudaDriverApi
         cuGetErrorName = (delegate* unmanaged<int, byte**, int>)lib.Get("cuGetErrorName");
         cuGetErrorString = (delegate* unmanaged<int, byte**, int>)lib.Get("cuGetErrorString");
         cuLaunchKernelEx = (delegate* unmanaged<CuLaunchConfig*, nint, void**, void**, int>)lib.TryGet("cuLaunchKernelEx");
+        cuOccupancyMaxActiveBlocksPerMultiprocessor = (delegate* unmanaged<int*, nint, int, nuint, int>)lib.Get("cuOccupancyMaxActiveBlocksPerMultiprocessor");
         cuProfilerStart = (delegate* unmanaged<int>)lib.Get("cuProfilerStart");
         cuProfilerStop = (delegate* unmanaged<int>)lib.Get("cuProfilerStop");
         cuStreamQuery = (delegate* unmanaged<nint, int>)lib.Get("cuStreamQuery");

@@ -91,6 +91,10 @@ internal static class GpuBenchmark
             }
 
             double logitsStepMs = DecodeStep(backend, 1, blocksPerSeq, logitsToHost: true);
+            result["decode_batch1_persistent"] = PersistentComparison(backend, blocksPerSeq, rounds: 5);
+            // The comparisons below are of the five-launch fused layer (and its neighbours), not the persistent kernel.
+            bool persistentDefault = backend.PersistentDecode;
+            backend.PersistentDecode = false;
             bool pdl = backend.ProgrammaticLaunch;
             backend.ProgrammaticLaunch = false;
             double plain1 = DecodeStep(backend, 1, blocksPerSeq), plain256 = DecodeStep(backend, 256, blocksPerSeq);
@@ -128,6 +132,27 @@ internal static class GpuBenchmark
             result["decode_batch1_norm_placement"] = normPlacement;
             Console.WriteLine($"(batch 1 ms/step, medians of 3 alternating rounds: RMSNorm computed by the QKV and gate/up GEMVs {Median(inPairs):F3}; by the O and down GEMVs' last block {Median(lastBlock):F3})");
             Console.WriteLine($"(decode ms/step with RoPE, SwiGLU and RMSNorm folded into the GEMVs vs as kernels of their own: {string.Join("; ", fusionText)})");
+            result["decode_batch1_stage_ablation"] = StageAblation(backend, blocksPerSeq, c.NumLayers, rounds: 3);
+            var bySplits = new JsonObject();
+            var splitTimes = new Dictionary<int, List<double>> { [4] = [], [8] = [], [16] = [] };
+            for (int r = 0; r < 3; r++)
+            {
+                foreach (var (sp, list) in splitTimes)
+                {
+                    backend.MaxDecodeSplits = sp;
+                    list.Add(DecodeStep(backend, 1, blocksPerSeq));
+                }
+            }
+
+            backend.MaxDecodeSplits = 16;
+            foreach (var (sp, list) in splitTimes)
+            {
+                bySplits[sp.ToString(CultureInfo.InvariantCulture)] = Median(list);
+            }
+
+            result["decode_batch1_step_ms_by_context_splits"] = bySplits;
+            Console.WriteLine($"(batch 1 ms/step by context splits of the decode attention, medians of 3 alternating rounds: {string.Join("; ", splitTimes.Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Key} {Median(x.Value):F3}")))})");
+            backend.PersistentDecode = persistentDefault;
             backend.DecodeAttentionVersion = 1;
             double firstKernel256 = DecodeStep(backend, 256, blocksPerSeq);
             backend.DecodeAttentionVersion = 2;
@@ -139,11 +164,12 @@ internal static class GpuBenchmark
         }
 
         var prefill = new JsonArray();
+        bool skipPrefill = args.Contains("--skip-prefill");  // decode-only runs while working on decode kernels
         Console.WriteLine();
         Console.WriteLine("| prefill tokens | ms | tok/s | TFLOP/s | of GEMM rate | transformers tok/s | speed-up |");
         Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         long layerParams = ((long)c.HiddenSize * ((c.NumHeads + (2 * c.NumKvHeads)) * c.HeadDim)) + ((long)c.NumHeads * c.HeadDim * c.HiddenSize) + (3L * c.HiddenSize * c.IntermediateSize);
-        foreach (int t in PrefillLengths)
+        foreach (int t in skipPrefill ? [] : PrefillLengths)
         {
             double ms = PrefillTime(backend, t);
             double flops = (2.0 * t * layerParams * c.NumLayers) + (2.0 * c.HiddenSize * c.VocabSize)
@@ -160,12 +186,16 @@ internal static class GpuBenchmark
         }
 
         result["prefill"] = prefill;
-        int attentionVersion = backend.PrefillAttentionVersion;
-        var byVersion = PrefillByAttentionKernel(backend, [1, 2, 3], rounds: 4);
-        backend.PrefillAttentionVersion = attentionVersion;
-        result["prefill_ms_by_attention_kernel"] = byVersion;
-        Console.WriteLine($"(prefill 512 / 2048 ms by attention kernel, medians of 4 interleaved rounds — 1 plain: {byVersion["1"]!["512"]:F2} / {byVersion["1"]!["2048"]:F2}; 2 pipelined, 16 rows per warp: {byVersion["2"]!["512"]:F2} / {byVersion["2"]!["2048"]:F2}; 3 pipelined, 32 rows per warp: {byVersion["3"]!["512"]:F2} / {byVersion["3"]!["2048"]:F2}; version {attentionVersion} above)");
-        result["prefill_products"] = PrefillProducts(backend, c, 2048);
+        if (!skipPrefill)
+        {
+            int attentionVersion = backend.PrefillAttentionVersion;
+            var byVersion = PrefillByAttentionKernel(backend, [1, 2, 3], rounds: 4);
+            backend.PrefillAttentionVersion = attentionVersion;
+            result["prefill_ms_by_attention_kernel"] = byVersion;
+            Console.WriteLine($"(prefill 512 / 2048 ms by attention kernel, medians of 4 interleaved rounds — 1 plain: {byVersion["1"]!["512"]:F2} / {byVersion["1"]!["2048"]:F2}; 2 pipelined, 16 rows per warp: {byVersion["2"]!["512"]:F2} / {byVersion["2"]!["2048"]:F2}; 3 pipelined, 32 rows per warp: {byVersion["3"]!["512"]:F2} / {byVersion["3"]!["2048"]:F2}; version {attentionVersion} above)");
+            result["prefill_products"] = PrefillProducts(backend, c, 2048);
+        }
+
         result["breakdown_ms_per_step"] = Breakdown(backend, blocksPerSeq);
         result["matmul_choices_batch1"] = Choices(backend, 1);
         result["transformers"] = hf?.DeepClone();
@@ -323,6 +353,105 @@ internal static class GpuBenchmark
         }
 
         return Median(times);
+    }
+
+    /// <summary>
+    /// Batch-1 step time with every layer in one persistent launch, its variants (block shape, attention splits) and the
+    /// five launches per layer, the settings taking turns over several rounds; then each phase's share of the persistent step.
+    /// </summary>
+    private static JsonObject PersistentComparison(CudaBackend backend, int blocksPerSeq, int rounds)
+    {
+        var json = new JsonObject();
+        // Variants of the persistent kernel (block shape, attention splits per KV head) and the five-launch layer.
+        bool wide0 = backend.PersistentWide;
+        Action<CudaBackend, bool> Variant(bool wide, int splits) => (b, on) =>
+        {
+            b.PersistentWide = on ? wide : wide0;
+            b.MaxDecodeSplits = on ? splits : 16;
+        };
+        (string Name, Action<CudaBackend, bool> Set)[] settings =
+        [
+            ("persistent_1x16_warps_16_splits", Variant(true, 16)),
+            ("persistent_1x16_warps_8_splits", Variant(true, 8)),
+            ("persistent_2x8_warps_16_splits", Variant(false, 16)),
+            ("five_launches_per_layer", (b, on) => b.PersistentDecode = !on),
+        ];
+        var times = settings.ToDictionary(x => x.Name, _ => new List<double>());
+        for (int r = 0; r < rounds; r++)
+        {
+            foreach (var (name, set) in settings)
+            {
+                set(backend, true);
+                times[name].Add(DecodeStep(backend, 1, blocksPerSeq));
+                set(backend, false);
+            }
+        }
+
+        foreach (var (name, _) in settings)
+        {
+            json[name + "_step_ms"] = Median(times[name]);
+        }
+
+        Console.WriteLine($"(batch 1 ms/step, medians of {rounds} alternating rounds: {string.Join("; ", settings.Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Name} {Median(times[x.Name]):F3}")))})");
+
+        // Each phase's share: the step with that phase left out of every layer (barriers kept), and with all left out.
+        (string Name, int Mask)[] phases = [("qkv", 1), ("attention", 2), ("o", 4), ("gate_up", 8), ("down", 16), ("all", 31)];
+        var full = new List<double>();
+        var without = phases.ToDictionary(x => x.Name, _ => new List<double>());
+        for (int r = 0; r < rounds; r++)
+        {
+            full.Add(DecodeStep(backend, 1, blocksPerSeq));
+            foreach (var (name, mask) in phases)
+            {
+                backend.PersistentSkippedPhases = mask;
+                without[name].Add(DecodeStep(backend, 1, blocksPerSeq));
+            }
+
+            backend.PersistentSkippedPhases = 0;
+        }
+
+        int layers = backend.Model.NumLayers;
+        var phaseJson = new JsonObject { ["full_step_ms"] = Median(full) };
+        foreach (var (name, _) in phases)
+        {
+            phaseJson[name + "_us_per_layer"] = (Median(full) - Median(without[name])) / layers * 1e3;
+        }
+
+        json["phase_ablation"] = phaseJson;
+        Console.WriteLine($"(persistent kernel, µs per layer each phase adds, {rounds} alternating rounds, step {Median(full):F3} ms: {string.Join("; ", phases.Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Name} {(Median(full) - Median(without[x.Name])) / layers * 1e3:F1}")))}; the rest of the step is barriers, embedding and the LM head)");
+        return json;
+    }
+
+    /// <summary>
+    /// What each stage of the fused batch-1 layer costs inside the replayed graph (overlap with its neighbours included):
+    /// the step with the stage left out in every layer, against the whole step, over alternating rounds (medians).
+    /// </summary>
+    private static JsonObject StageAblation(CudaBackend backend, int blocksPerSeq, int layers, int rounds)
+    {
+        string?[] stages = [null, "qkv", "attention", "o", "gate_up", "down"];
+        var times = stages.ToDictionary(x => x ?? "full", _ => new List<double>());
+        for (int r = 0; r < rounds; r++)
+        {
+            foreach (var stage in stages)
+            {
+                backend.OmittedStage = stage;
+                times[stage ?? "full"].Add(DecodeStep(backend, 1, blocksPerSeq));
+            }
+        }
+
+        backend.OmittedStage = null;
+        double full = Median(times["full"]);
+        var json = new JsonObject { ["full_step_ms"] = full };
+        var text = new List<string>();
+        foreach (var stage in stages.OfType<string>())
+        {
+            double perLayerUs = (full - Median(times[stage])) / layers * 1e3;
+            json[stage + "_us_per_layer"] = perLayerUs;
+            text.Add(string.Create(CultureInfo.InvariantCulture, $"{stage} {perLayerUs:F1}"));
+        }
+
+        Console.WriteLine($"(batch 1, µs per layer each fused stage adds to the replayed step, {rounds} alternating rounds, step {full:F3} ms: {string.Join("; ", text)})");
+        return json;
     }
 
     /// <summary>

@@ -105,6 +105,7 @@ public sealed class CudaBackendTests(CudaTestDevice device, CudaBackendTests.Dat
         // Untuned products run on the GEMV with one warp per column, so the fused kernels apply whatever timing says.
         using var fused = Create(graphs, tune: false);
         fused.NormInPairs = normInPairs;
+        fused.PersistentDecode = false;  // batch-1 steps too run the five launches per layer compared here
         using var separate = Create(graphs, tune: false);
         separate.FuseSmallBatches = false;
         int vocab = Model.Config.VocabSize;
@@ -143,6 +144,43 @@ public sealed class CudaBackendTests(CudaTestDevice device, CudaBackendTests.Dat
         // The norms ride on the QKV and gate/up GEMVs, or on the O and down GEMVs' last block.
         Assert.Contains(normInPairs ? "gemm_o" : "gemm_o+rms_norm", profiler.TotalMs.Keys);
         Assert.DoesNotContain("swiglu", profiler.TotalMs.Keys);
+    }
+
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public void PersistentDecodeMatchesTheFusedLayers(bool graphs, bool wide)
+    {
+        device.Require();
+        using var persistent = Create(graphs, tune: false);
+        persistent.PersistentWide = wide;
+        using var fused = Create(graphs, tune: false);
+        fused.PersistentDecode = false;
+        int vocab = Model.Config.VocabSize;
+        var prompt = BuiltinData.Prompt;
+        int[] table = [23, 4, 17, 9, 30, 1];
+        var a = new float[vocab];
+        var b = new float[vocab];
+        persistent.Forward([new SequenceChunk(prompt[..3], 0, table, LogitsMode.None)], a);
+        fused.Forward([new SequenceChunk(prompt[..3], 0, table, LogitsMode.None)], b);
+
+        // One-token steps from position 3 on: each reads the KV the persistent kernel stored in the steps before it,
+        // across several pages of a shuffled table.
+        for (int pos = 3; pos < prompt.Length; pos++)
+        {
+            var chunk = new SequenceChunk([prompt[pos]], pos, table, LogitsMode.Last);
+            persistent.Forward([chunk], a);
+            fused.Forward([chunk], b);
+            AssertRowClose(b.Select(v => (double)v).ToArray(), a, $"position {pos}", 1e-2);
+            AssertRowClose(BuiltinData.Reference[pos], a, $"position {pos} vs reference");
+        }
+
+        using var profiler = new StepProfiler(persistent.Context);
+        persistent.Profiler = profiler;
+        persistent.Forward([new SequenceChunk([prompt[1]], 1, table, LogitsMode.Last)], a);
+        Assert.Contains("persistent_decode_layers", profiler.TotalMs.Keys);
+        Assert.DoesNotContain("gemm_qkv+rope_store_kv", profiler.TotalMs.Keys);
     }
 
     [Fact]

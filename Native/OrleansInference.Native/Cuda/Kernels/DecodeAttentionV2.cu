@@ -4,61 +4,89 @@
 // an 8-deep unroll's 192 only 2, and occupancy is what keeps enough bytes in flight (Nsight Compute, H100).
 #define DEC2_UNROLL 4
 
-// A global load that bypasses L1 (other blocks' partial results, written after this block started).
+// Global loads that bypass L1 (values other blocks wrote after this block started: partial results, or in the
+// persistent decode kernel everything a previous phase produced).
 __device__ __forceinline__ float load_cg(const float* p)
 {
     float v;
     asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
     return v;
 }
+
+__device__ __forceinline__ uint4 load_cg4(const uint4* p)
+{
+    uint4 r;
+    asm volatile("ld.global.cg.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p) : "memory");
+    return r;
+}
+
+// CG: through L2 only (the persistent kernel); otherwise an ordinary load.
+template <bool CG>
+__device__ __forceinline__ uint4 dec2_load(const void* p)
+{
+    return CG ? load_cg4((const uint4*)p) : *(const uint4*)p;
+}
 #define DEC2_TABLE_CAP 1024
 #define DEC2_PREFETCH_MAX_SEQS 8
+#define DEC2_MERGE_BATCH 16
 
-extern "C" __global__ void __launch_bounds__(128, 4) paged_decode_attention_v2(
-    const bf16* __restrict__ q, const int* __restrict__ rowOf, const int* __restrict__ ctxLens,
-    const int* __restrict__ blockTables, const int* __restrict__ tableStride,
-    const bf16* __restrict__ pool, long long blockStride, long long layerOffset, long long planeStride,
-    int numHeads, float scaleLog2, float* __restrict__ partO, float* __restrict__ partML,
-    int* __restrict__ doneCounters, bf16* __restrict__ out)
+
+// Stages the block-table entries of keys [start, end) in shared memory (sTable: DEC2_TABLE_CAP entries; any beyond are
+// read from `table`), so key addresses never wait on a dependent global load; returns the first entry's index. Every
+// thread of the block calls it; it ends with a barrier.
+__device__ __forceinline__ int dec2_stage_table(int* sTable, const int* table, int start, int end)
 {
-    const int D = HEAD_DIM, G = GQA_GROUP;
-    int split = blockIdx.x, numSplits = gridDim.x, g = blockIdx.y, seq = blockIdx.z, numSeqs = gridDim.z;
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int kgrp = lane / LPK, dpart = lane % LPK;
-    int ctx = ctxLens[seq];
-    const int* table = blockTables + (long long)seq * tableStride[0];
-    int per = (ctx + numSplits - 1) / numSplits;
-    int start = split * per, end = min(ctx, start + per);
-    int row = rowOf[seq];
-
-    // The split's block-table entries, staged once so key addresses never wait on a dependent global load.
-    __shared__ int sTable[DEC2_TABLE_CAP];
     int firstBlock = start / KV_BLOCK_SIZE;
     int blocks = end > start ? (end - 1) / KV_BLOCK_SIZE - firstBlock + 1 : 0;
     for (int b = threadIdx.x; b < min(blocks, DEC2_TABLE_CAP); b += blockDim.x) sTable[b] = table[firstBlock + b];
     __syncthreads();
+    return firstBlock;
+}
 
-    // Tables, lengths and the keys of earlier steps do not depend on the kernel before this one (which writes only
-    // this step's q, k and v): they are read, and at small batches the split's K/V rows pulled into L2, while that
-    // kernel finishes. (At batch 64-256 the prefetch cost 10-20% of the step on the H100: the KV does not fit in L2.)
-    for (int j = start + threadIdx.x; numSeqs <= DEC2_PREFETCH_MAX_SEQS && j < end; j += blockDim.x)
+// Element offset of key j's K row for KV head g in the layer (V is planeStride further).
+__device__ __forceinline__ long long dec2_key(const int* sTable, const int* table, int firstBlock, int j, long long blockStride,
+                                              long long layerOffset, int g)
+{
+    int b = j / KV_BLOCK_SIZE - firstBlock;
+    int block = b < DEC2_TABLE_CAP ? sTable[b] : table[firstBlock + b];
+    return (long long)block * blockStride + layerOffset + ((long long)(j % KV_BLOCK_SIZE) * KV_HEADS + g) * HEAD_DIM;
+}
+
+// Pulls the K and V rows of keys [start, end) for KV head g into L2 (one prefetch per 128-byte line).
+__device__ __forceinline__ void dec2_prefetch_keys(const int* sTable, const int* table, int firstBlock, int start, int end, const bf16* pool,
+                                                   long long blockStride, long long layerOffset, long long planeStride, int g)
+{
+    for (int j = start + threadIdx.x; j < end; j += blockDim.x)
     {
-        int b = j / KV_BLOCK_SIZE - firstBlock;
-        int block = b < DEC2_TABLE_CAP ? sTable[b] : table[firstBlock + b];
-        const char* kp = (const char*)(pool + (long long)block * blockStride + layerOffset + ((long long)(j % KV_BLOCK_SIZE) * KV_HEADS + g) * HEAD_DIM);
+        const char* kp = (const char*)(pool + dec2_key(sTable, table, firstBlock, j, blockStride, layerOffset, g));
         for (int off = 0; off < HEAD_DIM * 2; off += 128)
         {
             asm volatile("prefetch.global.L2 [%0];" ::"l"(kp + off));
             asm volatile("prefetch.global.L2 [%0];" ::"l"(kp + planeStride * 2 + off));
         }
     }
-    pdl_enter();
+}
+
+// One block's split of one (sequence, KV head g): keys [start, end) of the split `split` of numSplits, the block's
+// WARPS warps sharing them and every query head of the group using each K/V row while it is in registers; the block
+// combines its warps, then writes the output itself (one split) or its partial, and the last split block of the
+// (sequence, KV head) — counted in *counter, re-armed after — merges all splits by their log-sum-exp. Partials are
+// indexed (split · numSeqs + seq) · numHeads + head. CG: q and K/V read through L2 only.
+template <int WARPS, bool CG>
+__device__ __forceinline__ void dec2_split_block(const bf16* q, int row, const int* sTable, const int* table, int firstBlock, int start, int end,
+                                                 const bf16* pool, long long blockStride, long long layerOffset, long long planeStride,
+                                                 int numHeads, float scaleLog2, float* partO, float* partML, int* counter, bf16* out,
+                                                 int g, int split, int numSplits, int seq, int numSeqs)
+{
+    const int D = HEAD_DIM, G = GQA_GROUP;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int kgrp = lane / LPK, dpart = lane % LPK;
 
     float qr[G][8];
 #pragma unroll
     for (int h = 0; h < G; h++)
     {
-        uint4 v = *(const uint4*)(q + ((long long)row * numHeads + g * G + h) * D + dpart * 8);
+        uint4 v = dec2_load<CG>(q + ((long long)row * numHeads + g * G + h) * D + dpart * 8);
         qr[h][0] = bf_lo(v.x) * scaleLog2; qr[h][1] = bf_hi(v.x) * scaleLog2;
         qr[h][2] = bf_lo(v.y) * scaleLog2; qr[h][3] = bf_hi(v.y) * scaleLog2;
         qr[h][4] = bf_lo(v.z) * scaleLog2; qr[h][5] = bf_hi(v.z) * scaleLog2;
@@ -75,7 +103,7 @@ extern "C" __global__ void __launch_bounds__(128, 4) paged_decode_attention_v2(
         for (int i = 0; i < 8; i++) acc[h][i] = 0.0f;
     }
 
-    for (int base = start + warp * KPW * DEC2_UNROLL; base < end; base += DEC_WARPS * KPW * DEC2_UNROLL)
+    for (int base = start + warp * KPW * DEC2_UNROLL; base < end; base += WARPS * KPW * DEC2_UNROLL)
     {
         uint4 kv[DEC2_UNROLL], vv[DEC2_UNROLL];
 #pragma unroll
@@ -84,11 +112,9 @@ extern "C" __global__ void __launch_bounds__(128, 4) paged_decode_attention_v2(
             int j = base + u * KPW + kgrp;
             if (j < end)
             {
-                int b = j / KV_BLOCK_SIZE - firstBlock;
-                int block = b < DEC2_TABLE_CAP ? sTable[b] : table[firstBlock + b];
-                const bf16* kp = pool + (long long)block * blockStride + layerOffset + ((long long)(j % KV_BLOCK_SIZE) * KV_HEADS + g) * HEAD_DIM + dpart * 8;
-                kv[u] = *(const uint4*)kp;
-                vv[u] = *(const uint4*)(kp + planeStride);
+                const bf16* kp = pool + dec2_key(sTable, table, firstBlock, j, blockStride, layerOffset, g) + dpart * 8;
+                kv[u] = dec2_load<CG>(kp);
+                vv[u] = dec2_load<CG>(kp + planeStride);
             }
             else
             {
@@ -156,8 +182,8 @@ extern "C" __global__ void __launch_bounds__(128, 4) paged_decode_attention_v2(
         }
     }
 
-    __shared__ float sM[DEC_WARPS][G], sL[DEC_WARPS][G];
-    __shared__ float sAcc[DEC_WARPS][G][HEAD_DIM];
+    __shared__ float sM[WARPS][G], sL[WARPS][G];
+    __shared__ float sAcc[WARPS][G][HEAD_DIM];
     if (kgrp == 0)
     {
 #pragma unroll
@@ -174,12 +200,12 @@ extern "C" __global__ void __launch_bounds__(128, 4) paged_decode_attention_v2(
         int h = e / D, d = e - h * D;
         float M = NEG_INF;
 #pragma unroll
-        for (int w = 0; w < DEC_WARPS; w++) M = fmaxf(M, sM[w][h]);
+        for (int w = 0; w < WARPS; w++) M = fmaxf(M, sM[w][h]);
         float L = 0.0f, O = 0.0f;
         if (M != NEG_INF)
         {
 #pragma unroll
-            for (int w = 0; w < DEC_WARPS; w++)
+            for (int w = 0; w < WARPS; w++)
             {
                 float f = exp2f(sM[w][h] - M);
                 L += sL[w][h] * f;
@@ -204,28 +230,74 @@ extern "C" __global__ void __launch_bounds__(128, 4) paged_decode_attention_v2(
     __shared__ int last;
     __threadfence();
     __syncthreads();
-    if (threadIdx.x == 0) last = atomicAdd(doneCounters + seq * KV_HEADS + g, 1) == numSplits - 1;
+    if (threadIdx.x == 0) last = atomicAdd(counter, 1) == numSplits - 1;
     __syncthreads();
     if (!last) return;
     __threadfence();
     for (int e = threadIdx.x; e < G * D; e += blockDim.x)
     {
         int h = e / D, d = e - h * D;
-        float M = NEG_INF;
-        for (int sp = 0; sp < numSplits; sp++)
-            M = fmaxf(M, load_cg(partML + 2 * (((long long)sp * numSeqs + seq) * numHeads + g * G + h)));
-        float L = 0.0f, O = 0.0f;
-        if (M != NEG_INF)
+        float M = NEG_INF, L = 0.0f, O = 0.0f;
+        for (int s0 = 0; s0 < numSplits; s0 += DEC2_MERGE_BATCH)
         {
-            for (int sp = 0; sp < numSplits; sp++)
+            // A batch of splits' partials loaded before any is used: one round trip to L2 per batch instead of a chain
+            // of ordered loads, each waited for by the sum after it.
+            float pm[DEC2_MERGE_BATCH], pl[DEC2_MERGE_BATCH], po[DEC2_MERGE_BATCH];
+#pragma unroll
+            for (int u = 0; u < DEC2_MERGE_BATCH; u++)
             {
-                long long idx = ((long long)sp * numSeqs + seq) * numHeads + g * G + h;
-                float f = exp2f(load_cg(partML + 2 * idx) - M);
-                L += load_cg(partML + 2 * idx + 1) * f;
-                O += load_cg(partO + idx * D + d) * f;
+                long long idx = ((long long)min(s0 + u, numSplits - 1) * numSeqs + seq) * numHeads + g * G + h;
+                pm[u] = load_cg(partML + 2 * idx);
+                pl[u] = load_cg(partML + 2 * idx + 1);
+                po[u] = load_cg(partO + idx * D + d);
             }
+            float mNew = M;
+#pragma unroll
+            for (int u = 0; u < DEC2_MERGE_BATCH; u++)
+                if (s0 + u < numSplits) mNew = fmaxf(mNew, pm[u]);
+            if (mNew == NEG_INF) continue;
+            float corr = exp2f(M - mNew);
+            L *= corr;
+            O *= corr;
+#pragma unroll
+            for (int u = 0; u < DEC2_MERGE_BATCH; u++)
+            {
+                if (s0 + u < numSplits)
+                {
+                    float f = exp2f(pm[u] - mNew);
+                    L += pl[u] * f;
+                    O += po[u] * f;
+                }
+            }
+            M = mNew;
         }
         out[((long long)row * numHeads + g * G + h) * D + d] = f2bf(L > 0.0f ? O / L : 0.0f);
     }
-    if (threadIdx.x == 0) doneCounters[seq * KV_HEADS + g] = 0;
+    if (threadIdx.x == 0) *counter = 0;
+}
+
+// paged_decode_attention over (split, KV head, sequence) blocks of 4 warps. grid: (splits, KV heads, sequences), block 128.
+extern "C" __global__ void __launch_bounds__(128, 4) paged_decode_attention_v2(
+    const bf16* __restrict__ q, const int* __restrict__ rowOf, const int* __restrict__ ctxLens,
+    const int* __restrict__ blockTables, const int* __restrict__ tableStride,
+    const bf16* __restrict__ pool, long long blockStride, long long layerOffset, long long planeStride,
+    int numHeads, float scaleLog2, float* __restrict__ partO, float* __restrict__ partML,
+    int* __restrict__ doneCounters, bf16* __restrict__ out)
+{
+    int split = blockIdx.x, numSplits = gridDim.x, g = blockIdx.y, seq = blockIdx.z, numSeqs = gridDim.z;
+    int ctx = ctxLens[seq];
+    const int* table = blockTables + (long long)seq * tableStride[0];
+    int per = (ctx + numSplits - 1) / numSplits;
+    int start = split * per, end = min(ctx, start + per);
+    int row = rowOf[seq];
+    __shared__ int sTable[DEC2_TABLE_CAP];
+    int firstBlock = dec2_stage_table(sTable, table, start, end);
+
+    // Tables, lengths and the keys of earlier steps do not depend on the kernel before this one (which writes only
+    // this step's q, k and v): they are read, and at small batches the split's K/V rows pulled into L2, while that
+    // kernel finishes. (At batch 64-256 the prefetch cost 10-20% of the step on the H100: the KV does not fit in L2.)
+    if (numSeqs <= DEC2_PREFETCH_MAX_SEQS) dec2_prefetch_keys(sTable, table, firstBlock, start, end, pool, blockStride, layerOffset, planeStride, g);
+    pdl_enter();
+    dec2_split_block<DEC_WARPS, false>(q, row, sTable, table, firstBlock, start, end, pool, blockStride, layerOffset, planeStride, numHeads,
+                                       scaleLog2, partO, partML, doneCounters + seq * KV_HEADS + g, out, g, split, numSplits, seq, numSeqs);
 }

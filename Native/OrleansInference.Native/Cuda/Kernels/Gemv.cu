@@ -126,24 +126,44 @@ __device__ __forceinline__ float sum_squares(const float4* row, int count, int f
 // Rows of the GEMV input computed by the block itself: xs[m] = bf16(weight · R[m] / rms(R[m])) for the block's use,
 // rounded as rms_norm rounds. Every block of the product does it (8 KB of L2 reads per row at 2,048 columns), instead
 // of the previous product's last block writing the normalized rows for everyone (an atomic counter and a serial tail
-// between the two kernels). Every thread of the block calls it; it ends with a barrier.
+// between the two kernels). Each thread loads its chunks of the row and of the weight once, all before the sum, so the
+// block waits for one round trip to L2 per row. K = HIDDEN; blocks of at least 32 · GEMV_WARPS threads. Every thread of
+// the block calls it; it ends with a barrier.
 #define GEMV_NORM_MAX_M 2
+#define GEMV_NORM_PER ((HIDDEN / 8 + 32 * GEMV_WARPS - 1) / (32 * GEMV_WARPS))
 template <int M>
-__device__ __forceinline__ void gemv_norm_rows(const float* __restrict__ R, const float* __restrict__ weight, float eps, int K, uint4* xs)
+__device__ __forceinline__ void gemv_norm_rows(const float* __restrict__ R, const float* __restrict__ weight, float eps, uint4* xs)
 {
     __shared__ float scratch[32];
-    int chunks = K >> 3;
+    const int chunks = HIDDEN >> 3;
     const float4* g = (const float4*)weight;
 #pragma unroll
     for (int m = 0; m < M; m++)
     {
-        const float4* row = (const float4*)(R + (long long)m * K);
-        float inv = rsqrtf(block_sum(sum_squares(row, K / 4, threadIdx.x, blockDim.x), scratch) / K + eps);
-        for (int c = threadIdx.x; c < chunks; c += blockDim.x)
+        const float4* row = (const float4*)(R + (long long)m * HIDDEN);
+        float4 a[GEMV_NORM_PER], b[GEMV_NORM_PER], ga[GEMV_NORM_PER], gb[GEMV_NORM_PER];
+        float ss = 0.0f;
+#pragma unroll
+        for (int i = 0; i < GEMV_NORM_PER; i++)
         {
-            float4 a = load_l2(row + 2 * c), b = load_l2(row + 2 * c + 1), ga = g[2 * c], gb = g[2 * c + 1];
-            xs[m * chunks + c] = make_uint4(pack_bf2(ga.x * (a.x * inv), ga.y * (a.y * inv)), pack_bf2(ga.z * (a.z * inv), ga.w * (a.w * inv)),
-                                            pack_bf2(gb.x * (b.x * inv), gb.y * (b.y * inv)), pack_bf2(gb.z * (b.z * inv), gb.w * (b.w * inv)));
+            int c = threadIdx.x + i * blockDim.x;
+            bool in = c < chunks;
+            a[i] = in ? load_l2(row + 2 * c) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            b[i] = in ? load_l2(row + 2 * c + 1) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            ga[i] = in ? g[2 * c] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            gb[i] = in ? g[2 * c + 1] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        }
+#pragma unroll
+        for (int i = 0; i < GEMV_NORM_PER; i++)
+            ss += a[i].x * a[i].x + a[i].y * a[i].y + a[i].z * a[i].z + a[i].w * a[i].w + b[i].x * b[i].x + b[i].y * b[i].y + b[i].z * b[i].z + b[i].w * b[i].w;
+        float inv = rsqrtf(block_sum(ss, scratch) / HIDDEN + eps);
+#pragma unroll
+        for (int i = 0; i < GEMV_NORM_PER; i++)
+        {
+            int c = threadIdx.x + i * blockDim.x;
+            if (c < chunks)
+                xs[m * chunks + c] = make_uint4(pack_bf2(ga[i].x * (a[i].x * inv), ga[i].y * (a[i].y * inv)), pack_bf2(ga[i].z * (a[i].z * inv), ga[i].w * (a[i].w * inv)),
+                                                pack_bf2(gb[i].x * (b[i].x * inv), gb[i].y * (b[i].y * inv)), pack_bf2(gb[i].z * (b[i].z * inv), gb[i].w * (b[i].w * inv)));
         }
     }
     __syncthreads();
@@ -166,7 +186,7 @@ __device__ __forceinline__ void gemv_column(const bf16* __restrict__ W, const bf
     const uint4* x = (const uint4*)X;
     if (normR)
     {
-        gemv_norm_rows<M>(normR, normW, eps, K, xs);
+        gemv_norm_rows<M>(normR, normW, eps, xs);
         x = xs;
     }
 #pragma unroll
