@@ -373,6 +373,9 @@ internal static class GpuBenchmark
         [
             ("persistent_1x16_warps_16_splits", Variant(true, 16)),
             ("persistent_1x16_warps_8_splits", Variant(true, 8)),
+            ("persistent_1x16_warps_4_splits", Variant(true, 4)),
+            ("persistent_1x16_warps_2_splits", Variant(true, 2)),
+            ("persistent_1x16_warps_1_split", Variant(true, 1)),
             ("persistent_2x8_warps_16_splits", Variant(false, 16)),
             ("five_launches_per_layer", (b, on) => b.PersistentDecode = !on),
         ];
