@@ -29,8 +29,8 @@ public sealed partial class CudaBackend
     }
 
     /// <summary>
-    /// One block of 16 warps per multiprocessor instead of two of 8: half the arrivals at every grid barrier (captured
-    /// graphs are dropped on change).
+    /// One block of 16 warps per multiprocessor instead of two of 8 (the default; 1.153 vs 1.174 ms per step on the H100:
+    /// half the blocks normalizing for themselves and meeting at each barrier). Captured graphs are dropped on change.
     /// </summary>
     internal bool PersistentWide
     {
