@@ -201,21 +201,9 @@ internal sealed unsafe class CudaContext : IDisposable
         fixed (KernelArgs* a = &args)
         {
             a->Fill(pointers);
-            int r;
-            if (ProgrammaticLaunch && Api.cuLaunchKernelEx != null)
-            {
-                var attribute = new CuLaunchAttribute { Id = CuLaunchAttribute.ProgrammaticStreamSerialization, Value = 1 };
-                var config = new CuLaunchConfig
-                {
-                    GridX = grid.X, GridY = grid.Y, GridZ = grid.Z, BlockX = blockThreads, BlockY = 1, BlockZ = 1,
-                    SharedBytes = sharedBytes, Stream = stream.Value, Attributes = &attribute, AttributeCount = 1,
-                };
-                r = Api.cuLaunchKernelEx(&config, function.Handle, pointers, null);
-            }
-            else
-            {
-                r = Api.cuLaunchKernel(function.Handle, grid.X, grid.Y, grid.Z, blockThreads, 1, 1, sharedBytes, stream.Value, pointers, null);
-            }
+            int r = ProgrammaticLaunch && Api.cuLaunchKernelEx != null
+                ? LaunchWithAttribute(function, grid, blockThreads, sharedBytes, stream, pointers, CuLaunchAttribute.ProgrammaticStreamSerialization)
+                : Api.cuLaunchKernel(function.Handle, grid.X, grid.Y, grid.Z, blockThreads, 1, 1, sharedBytes, stream.Value, pointers, null);
 
             if (r != 0)
             {
@@ -242,14 +230,22 @@ internal sealed unsafe class CudaContext : IDisposable
         fixed (KernelArgs* a = &args)
         {
             a->Fill(pointers);
-            var attribute = new CuLaunchAttribute { Id = CuLaunchAttribute.Cooperative, Value = 1 };
-            var config = new CuLaunchConfig
-            {
-                GridX = gridBlocks, GridY = 1, GridZ = 1, BlockX = blockThreads, BlockY = 1, BlockZ = 1,
-                SharedBytes = sharedBytes, Stream = stream.Value, Attributes = &attribute, AttributeCount = 1,
-            };
-            Api.Check(Api.cuLaunchKernelEx(&config, function.Handle, pointers, null), $"cuLaunchKernelEx({function.Name}, cooperative, grid {gridBlocks}, block {blockThreads}, smem {sharedBytes})");
+            Api.Check(
+                LaunchWithAttribute(function, (gridBlocks, 1, 1), blockThreads, sharedBytes, stream, pointers, CuLaunchAttribute.Cooperative),
+                $"cuLaunchKernelEx({function.Name}, cooperative, grid {gridBlocks}, block {blockThreads}, smem {sharedBytes})");
         }
+    }
+
+    /// <summary>cuLaunchKernelEx with one launch attribute switched on; returns its status.</summary>
+    private int LaunchWithAttribute(CudaFunction function, (uint X, uint Y, uint Z) grid, uint blockThreads, uint sharedBytes, CudaStream stream, void** pointers, int attributeId)
+    {
+        var attribute = new CuLaunchAttribute { Id = attributeId, Value = 1 };
+        var config = new CuLaunchConfig
+        {
+            GridX = grid.X, GridY = grid.Y, GridZ = grid.Z, BlockX = blockThreads, BlockY = 1, BlockZ = 1,
+            SharedBytes = sharedBytes, Stream = stream.Value, Attributes = &attribute, AttributeCount = 1,
+        };
+        return Api.cuLaunchKernelEx(&config, function.Handle, pointers, null);
     }
 
     /// <summary>How many blocks of <paramref name="function"/> one multiprocessor holds at once.</summary>
