@@ -15,7 +15,6 @@ public sealed partial class CudaBackend
     private readonly int[] _persistentGrids = [-1, -1];
     private bool _persistentDecode;
     private bool _persistentWide = true;
-    private int _persistentSkippedPhases;
 
     /// <summary>Runs the layers of batch-1 decode steps as one persistent launch (captured graphs are dropped on change).</summary>
     internal bool PersistentDecode
@@ -38,21 +37,6 @@ public sealed partial class CudaBackend
         set
         {
             _persistentWide = value;
-            DropGraphs();
-        }
-    }
-
-    /// <summary>
-    /// For the benchmark's timing ablation only: phases of the persistent kernel left out (bit 0 QKV, 1 attention, 2 O,
-    /// 3 gate/up, 4 down; the barriers stay), so their share of the step shows. Results are then wrong (captured graphs
-    /// are dropped on change).
-    /// </summary>
-    internal int PersistentSkippedPhases
-    {
-        get => _persistentSkippedPhases;
-        set
-        {
-            _persistentSkippedPhases = value;
             DropGraphs();
         }
     }
@@ -114,7 +98,7 @@ public sealed partial class CudaBackend
             .Ptr(s.D(s.Positions)).Ptr(s.D(s.Slots)).Ptr(_invFreq)
             .Ptr(_pool).Long(_blockElements).Long(_layerElements).Long(_planeElements).Int(_config.NumHeads)
             .Ptr(s.D(s.DecodeRows)).Ptr(s.D(s.DecodeContext)).Ptr(s.D(s.Tables)).Float(_scaleLog2)
-            .Ptr(a.PartialO).Ptr(a.PartialMl).Ptr(a.DecodeCounters).Int(splits).Ptr(barrier).Int(_persistentSkippedPhases);
+            .Ptr(a.PartialO).Ptr(a.PartialMl).Ptr(a.DecodeCounters).Int(splits).Ptr(barrier).Int((int)_omittedStages);
         _context.LaunchCooperative(PersistentKernel, (uint)grid, PersistentThreads, (uint)PersistentSharedBytes, _stream, ref args);
         Mark("persistent_decode_layers");
     }

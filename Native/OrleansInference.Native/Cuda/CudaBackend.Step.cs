@@ -321,7 +321,6 @@ public sealed unsafe partial class CudaBackend
         var s = _inputs;
         var k = _kernels;
         int t = shape.Tokens, hidden = _config.HiddenSize, inter = _config.IntermediateSize, heads = _config.NumHeads;
-        float eps = (float)_config.RmsNormEps;
         bool persistent = UsesPersistentDecode(shape);
         var fusion = persistent ? default : PlanFusion(t);
 
@@ -350,7 +349,7 @@ public sealed unsafe partial class CudaBackend
 
             if (fusion.QkvSplits > 0)
             {
-                if (!Omitted(fusion, "qkv"))
+                if (!Omitted(fusion, DecodeStages.Qkv))
                 {
                     EnqueueQkvRope(w, layerOffset, t, fusion.QkvSplits, fusion.NormInPairs ? w.InputNorm : null);
                 }
@@ -365,14 +364,14 @@ public sealed unsafe partial class CudaBackend
                 Mark("rope_store_kv");
             }
 
-            if (!Omitted(fusion, "attention"))
+            if (!Omitted(fusion, DecodeStages.Attention))
             {
                 EnqueueAttention(shape, layerOffset);
             }
 
             if (fusion.NormInPairs)
             {
-                if (!Omitted(fusion, "o"))
+                if (!Omitted(fusion, DecodeStages.O))
                 {
                     _matmul.Run(w.O.Pointer, hidden, _qDim, a.Attn.Pointer, t, a.X.Pointer, GemmOutput.Float32, true, _stream);
                     Mark("gemm_o");
@@ -392,7 +391,7 @@ public sealed unsafe partial class CudaBackend
 
             if (fusion.GateUpSplits > 0)
             {
-                if (!Omitted(fusion, "gate_up"))
+                if (!Omitted(fusion, DecodeStages.GateUp))
                 {
                     EnqueueGateUpSwiGlu(w, t, fusion.GateUpSplits, fusion.NormInPairs ? w.PostNorm : null);
                 }
@@ -408,7 +407,7 @@ public sealed unsafe partial class CudaBackend
 
             if (fusion.NormInPairs && !last)
             {
-                if (!Omitted(fusion, "down"))
+                if (!Omitted(fusion, DecodeStages.Down))
                 {
                     _matmul.Run(w.Down.Pointer, hidden, inter, a.Act.Pointer, t, a.X.Pointer, GemmOutput.Float32, true, _stream);
                     Mark("gemm_down");
@@ -427,8 +426,8 @@ public sealed unsafe partial class CudaBackend
         }
     }
 
-    /// <summary>Whether the fused layer leaves <paramref name="stage"/> out (<see cref="OmittedStage"/>; a timing ablation).</summary>
-    private bool Omitted(FusionPlan fusion, string stage) => fusion.NormInPairs && OmittedStage == stage;
+    /// <summary>Whether the fused layer leaves <paramref name="stage"/> out (<see cref="OmittedStages"/>; a timing ablation).</summary>
+    private bool Omitted(FusionPlan fusion, DecodeStages stage) => fusion.NormInPairs && (_omittedStages & stage) != 0;
 
     /// <summary>Xn = RMSNorm(X) · weight for the step's first <paramref name="tokens"/> rows.</summary>
     private void EnqueueRmsNorm(DeviceBuffer weight, int tokens) => EnqueueRmsNorm(weight, 0, tokens);

@@ -34,7 +34,7 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
     private readonly int _qDim;
     private bool _fuseSmallBatches;
     private bool _normInPairs = true;
-    private string? _omittedStage;
+    private DecodeStages _omittedStages;
     private int _maxDecodeSplits = MaxSplits;
     private readonly int _kvDim;
     private readonly int _trashBlock;
@@ -198,16 +198,17 @@ public sealed unsafe partial class CudaBackend : IComputeBackend
     }
 
     /// <summary>
-    /// For the benchmark's timing ablation only: a stage of the fused decode layer ("qkv", "attention", "o", "gate_up"
-    /// or "down", null for none) that is not launched, so the step's time without it shows that stage's share of the
-    /// replayed graph, overlap included. The step's results are then wrong (captured graphs are dropped on change).
+    /// For the benchmark's timing ablation only: stages of the decode layer that are not run at batch 1 (kernels of the
+    /// fused layer, phases of the persistent kernel, whose barriers stay), so the step's time without them shows their
+    /// share of the replayed graph, overlap included. The step's results are then wrong (captured graphs are dropped
+    /// on change).
     /// </summary>
-    internal string? OmittedStage
+    internal DecodeStages OmittedStages
     {
-        get => _omittedStage;
+        get => _omittedStages;
         set
         {
-            _omittedStage = value;
+            _omittedStages = value;
             DropGraphs();
         }
     }

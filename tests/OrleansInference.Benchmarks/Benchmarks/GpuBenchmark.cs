@@ -116,42 +116,18 @@ internal static class GpuBenchmark
 
             result["decode_fused_vs_separate_kernels"] = fusion;
             // Where the fused layer's RMSNorms run: in the consuming QKV and gate/up GEMVs, or the residual GEMVs' last block.
-            var normPlacement = new JsonObject();
-            var inPairs = new List<double>();
-            var lastBlock = new List<double>();
-            for (int r = 0; r < 3; r++)
+            var norms = AlternatingRounds(backend, blocksPerSeq, 3, [("norm_by_last_block", on => backend.NormInPairs = !on), ("norm_in_consumer", _ => { })]);
+            result["decode_batch1_norm_placement"] = new JsonObject
             {
-                backend.NormInPairs = false;
-                lastBlock.Add(DecodeStep(backend, 1, blocksPerSeq));
-                backend.NormInPairs = true;
-                inPairs.Add(DecodeStep(backend, 1, blocksPerSeq));
-            }
-
-            normPlacement["norm_in_consumer_step_ms"] = Median(inPairs);
-            normPlacement["norm_by_last_block_step_ms"] = Median(lastBlock);
-            result["decode_batch1_norm_placement"] = normPlacement;
-            Console.WriteLine($"(batch 1 ms/step, medians of 3 alternating rounds: RMSNorm computed by the QKV and gate/up GEMVs {Median(inPairs):F3}; by the O and down GEMVs' last block {Median(lastBlock):F3})");
+                ["norm_in_consumer_step_ms"] = norms["norm_in_consumer"], ["norm_by_last_block_step_ms"] = norms["norm_by_last_block"],
+            };
+            Console.WriteLine($"(batch 1 ms/step, medians of 3 alternating rounds: RMSNorm computed by the QKV and gate/up GEMVs {norms["norm_in_consumer"]:F3}; by the O and down GEMVs' last block {norms["norm_by_last_block"]:F3})");
             Console.WriteLine($"(decode ms/step with RoPE, SwiGLU and RMSNorm folded into the GEMVs vs as kernels of their own: {string.Join("; ", fusionText)})");
-            result["decode_batch1_stage_ablation"] = StageAblation(backend, blocksPerSeq, c.NumLayers, rounds: 3);
-            var bySplits = new JsonObject();
-            var splitTimes = new Dictionary<int, List<double>> { [4] = [], [8] = [], [16] = [] };
-            for (int r = 0; r < 3; r++)
-            {
-                foreach (var (sp, list) in splitTimes)
-                {
-                    backend.MaxDecodeSplits = sp;
-                    list.Add(DecodeStep(backend, 1, blocksPerSeq));
-                }
-            }
-
-            backend.MaxDecodeSplits = 16;
-            foreach (var (sp, list) in splitTimes)
-            {
-                bySplits[sp.ToString(CultureInfo.InvariantCulture)] = Median(list);
-            }
-
-            result["decode_batch1_step_ms_by_context_splits"] = bySplits;
-            Console.WriteLine($"(batch 1 ms/step by context splits of the decode attention, medians of 3 alternating rounds: {string.Join("; ", splitTimes.Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Key} {Median(x.Value):F3}")))})");
+            result["decode_batch1_stage_ablation"] = StageAblation(backend, blocksPerSeq, 3, "fused stage (five launches per layer)");
+            var bySplits = AlternatingRounds(backend, blocksPerSeq, 3, [.. new[] { 4, 8, 16 }.Select(sp =>
+                (sp.ToString(CultureInfo.InvariantCulture), (Action<bool>)(on => backend.MaxDecodeSplits = on ? sp : 16)))]);
+            result["decode_batch1_step_ms_by_context_splits"] = ToJson(bySplits, "");
+            Console.WriteLine($"(batch 1 ms/step by context splits of the decode attention, medians of 3 alternating rounds: {Listing(bySplits, "F3")})");
             backend.PersistentDecode = persistentDefault;
             backend.DecodeAttentionVersion = 1;
             double firstKernel256 = DecodeStep(backend, 256, blocksPerSeq);
@@ -357,19 +333,17 @@ internal static class GpuBenchmark
 
     /// <summary>
     /// Batch-1 step time with every layer in one persistent launch, its variants (block shape, attention splits) and the
-    /// five launches per layer, the settings taking turns over several rounds; then each phase's share of the persistent step.
+    /// five launches per layer, the settings taking turns over several rounds; then each persistent phase's share.
     /// </summary>
     private static JsonObject PersistentComparison(CudaBackend backend, int blocksPerSeq, int rounds)
     {
-        var json = new JsonObject();
-        // Variants of the persistent kernel (block shape, attention splits per KV head) and the five-launch layer.
         bool wide0 = backend.PersistentWide;
-        Action<CudaBackend, bool> Variant(bool wide, int splits) => (b, on) =>
+        Action<bool> Variant(bool wide, int splits) => on =>
         {
-            b.PersistentWide = on ? wide : wide0;
-            b.MaxDecodeSplits = on ? splits : 16;
+            backend.PersistentWide = on ? wide : wide0;
+            backend.MaxDecodeSplits = on ? splits : 16;
         };
-        (string Name, Action<CudaBackend, bool> Set)[] settings =
+        var times = AlternatingRounds(backend, blocksPerSeq, rounds,
         [
             ("persistent_1x16_warps_16_splits", Variant(true, 16)),
             ("persistent_1x16_warps_8_splits", Variant(true, 8)),
@@ -377,85 +351,69 @@ internal static class GpuBenchmark
             ("persistent_1x16_warps_2_splits", Variant(true, 2)),
             ("persistent_1x16_warps_1_split", Variant(true, 1)),
             ("persistent_2x8_warps_16_splits", Variant(false, 16)),
-            ("five_launches_per_layer", (b, on) => b.PersistentDecode = !on),
+            ("five_launches_per_layer", on => backend.PersistentDecode = !on),
+        ]);
+        Console.WriteLine($"(batch 1 ms/step, medians of {rounds} alternating rounds: {Listing(times, "F3")})");
+        var json = ToJson(times, "_step_ms");
+        json["phase_ablation"] = StageAblation(backend, blocksPerSeq, rounds, "persistent kernel phase (barriers kept)");
+        return json;
+    }
+
+    /// <summary>
+    /// What each stage of the batch-1 decode layer costs inside the replayed graph, overlap included: the step with that
+    /// stage (and with every stage) left out of every layer, against the whole step, over alternating rounds (medians).
+    /// </summary>
+    private static JsonObject StageAblation(CudaBackend backend, int blocksPerSeq, int rounds, string what)
+    {
+        (string Name, DecodeStages Stages)[] stages =
+        [
+            ("qkv", DecodeStages.Qkv), ("attention", DecodeStages.Attention), ("o", DecodeStages.O), ("gate_up", DecodeStages.GateUp),
+            ("down", DecodeStages.Down), ("all", DecodeStages.All),
         ];
+        var times = AlternatingRounds(backend, blocksPerSeq, rounds,
+            [("full", _ => { }), .. stages.Select(x => (x.Name, (Action<bool>)(on => backend.OmittedStages = on ? x.Stages : DecodeStages.None)))]);
+        double full = times["full"];
+        int layers = backend.Model.NumLayers;
+        var perLayer = stages.ToDictionary(x => x.Name, x => (full - times[x.Name]) / layers * 1e3);
+        var json = ToJson(perLayer, "_us_per_layer");
+        json["full_step_ms"] = full;
+        Console.WriteLine($"(batch 1, µs per layer each {what} adds to the replayed step, {rounds} alternating rounds, step {full:F3} ms: {Listing(perLayer, "F1")}; what is left with all left out: embedding, LM head{(backend.PersistentDecode ? ", barriers" : "")})");
+        return json;
+    }
+
+    /// <summary>
+    /// Batch-1 step time under each setting, the settings taking turns over <paramref name="rounds"/> rounds (each one
+    /// switched on for its measurement and off after, so clock drift does not favour one); medians by name.
+    /// </summary>
+    private static Dictionary<string, double> AlternatingRounds(CudaBackend backend, int blocksPerSeq, int rounds, (string Name, Action<bool> Set)[] settings)
+    {
         var times = settings.ToDictionary(x => x.Name, _ => new List<double>());
         for (int r = 0; r < rounds; r++)
         {
             foreach (var (name, set) in settings)
             {
-                set(backend, true);
+                set(true);
                 times[name].Add(DecodeStep(backend, 1, blocksPerSeq));
-                set(backend, false);
+                set(false);
             }
         }
 
-        foreach (var (name, _) in settings)
-        {
-            json[name + "_step_ms"] = Median(times[name]);
-        }
-
-        Console.WriteLine($"(batch 1 ms/step, medians of {rounds} alternating rounds: {string.Join("; ", settings.Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Name} {Median(times[x.Name]):F3}")))})");
-
-        // Each phase's share: the step with that phase left out of every layer (barriers kept), and with all left out.
-        (string Name, int Mask)[] phases = [("qkv", 1), ("attention", 2), ("o", 4), ("gate_up", 8), ("down", 16), ("all", 31)];
-        var full = new List<double>();
-        var without = phases.ToDictionary(x => x.Name, _ => new List<double>());
-        for (int r = 0; r < rounds; r++)
-        {
-            full.Add(DecodeStep(backend, 1, blocksPerSeq));
-            foreach (var (name, mask) in phases)
-            {
-                backend.PersistentSkippedPhases = mask;
-                without[name].Add(DecodeStep(backend, 1, blocksPerSeq));
-            }
-
-            backend.PersistentSkippedPhases = 0;
-        }
-
-        int layers = backend.Model.NumLayers;
-        var phaseJson = new JsonObject { ["full_step_ms"] = Median(full) };
-        foreach (var (name, _) in phases)
-        {
-            phaseJson[name + "_us_per_layer"] = (Median(full) - Median(without[name])) / layers * 1e3;
-        }
-
-        json["phase_ablation"] = phaseJson;
-        Console.WriteLine($"(persistent kernel, µs per layer each phase adds, {rounds} alternating rounds, step {Median(full):F3} ms: {string.Join("; ", phases.Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Name} {(Median(full) - Median(without[x.Name])) / layers * 1e3:F1}")))}; the rest of the step is barriers, embedding and the LM head)");
-        return json;
+        return settings.ToDictionary(x => x.Name, x => Median(times[x.Name]));
     }
 
-    /// <summary>
-    /// What each stage of the fused batch-1 layer costs inside the replayed graph (overlap with its neighbours included):
-    /// the step with the stage left out in every layer, against the whole step, over alternating rounds (medians).
-    /// </summary>
-    private static JsonObject StageAblation(CudaBackend backend, int blocksPerSeq, int layers, int rounds)
+    private static JsonObject ToJson(Dictionary<string, double> values, string suffix)
     {
-        string?[] stages = [null, "qkv", "attention", "o", "gate_up", "down"];
-        var times = stages.ToDictionary(x => x ?? "full", _ => new List<double>());
-        for (int r = 0; r < rounds; r++)
+        var json = new JsonObject();
+        foreach (var (name, value) in values)
         {
-            foreach (var stage in stages)
-            {
-                backend.OmittedStage = stage;
-                times[stage ?? "full"].Add(DecodeStep(backend, 1, blocksPerSeq));
-            }
+            json[name + suffix] = value;
         }
 
-        backend.OmittedStage = null;
-        double full = Median(times["full"]);
-        var json = new JsonObject { ["full_step_ms"] = full };
-        var text = new List<string>();
-        foreach (var stage in stages.OfType<string>())
-        {
-            double perLayerUs = (full - Median(times[stage])) / layers * 1e3;
-            json[stage + "_us_per_layer"] = perLayerUs;
-            text.Add(string.Create(CultureInfo.InvariantCulture, $"{stage} {perLayerUs:F1}"));
-        }
-
-        Console.WriteLine($"(batch 1, µs per layer each fused stage adds to the replayed step, {rounds} alternating rounds, step {full:F3} ms: {string.Join("; ", text)})");
         return json;
     }
+
+    private static string Listing(Dictionary<string, double> values, string format) =>
+        string.Join("; ", values.Select(x => $"{x.Key} {x.Value.ToString(format, CultureInfo.InvariantCulture)}"));
 
     /// <summary>
     /// Prefill time per attention kernel, the kernels taking turns over several rounds (each round every kernel at 512
