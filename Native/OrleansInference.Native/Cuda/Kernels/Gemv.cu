@@ -123,6 +123,12 @@ __device__ __forceinline__ float sum_squares(const float4* row, int count, int f
     return ss;
 }
 
+// bf16(g · (v · inv)) for four values of a row, as rms_norm rounds them.
+__device__ __forceinline__ uint2 norm_bf4(float4 v, float4 g, float inv)
+{
+    return make_uint2(pack_bf2(g.x * (v.x * inv), g.y * (v.y * inv)), pack_bf2(g.z * (v.z * inv), g.w * (v.w * inv)));
+}
+
 // Rows of the GEMV input computed by the block itself: xs[m] = bf16(weight · R[m] / rms(R[m])) for the block's use,
 // rounded as rms_norm rounds. Every block of the product does it (8 KB of L2 reads per row at 2,048 columns), instead
 // of the previous product's last block writing the normalized rows for everyone (an atomic counter and a serial tail
@@ -162,8 +168,10 @@ __device__ __forceinline__ void gemv_norm_rows(const float* __restrict__ R, cons
         {
             int c = threadIdx.x + i * blockDim.x;
             if (c < chunks)
-                xs[m * chunks + c] = make_uint4(pack_bf2(ga[i].x * (a[i].x * inv), ga[i].y * (a[i].y * inv)), pack_bf2(ga[i].z * (a[i].z * inv), ga[i].w * (a[i].w * inv)),
-                                                pack_bf2(gb[i].x * (b[i].x * inv), gb[i].y * (b[i].y * inv)), pack_bf2(gb[i].z * (b[i].z * inv), gb[i].w * (b[i].w * inv)));
+            {
+                uint2 lo = norm_bf4(a[i], ga[i], inv), hi = norm_bf4(b[i], gb[i], inv);
+                xs[m * chunks + c] = make_uint4(lo.x, lo.y, hi.x, hi.y);
+            }
         }
     }
     __syncthreads();

@@ -133,8 +133,7 @@ __device__ __forceinline__ void store_normed(bf16* out, const float4* row, const
             int j = i + u * stride;
             if (j < count)
             {
-                float4 g = w[j];
-                ((uint2*)out)[j] = make_uint2(pack_bf2(g.x * (v[u].x * inv), g.y * (v[u].y * inv)), pack_bf2(g.z * (v[u].z * inv), g.w * (v[u].w * inv)));
+                ((uint2*)out)[j] = norm_bf4(v[u], w[j], inv);
             }
         }
     }

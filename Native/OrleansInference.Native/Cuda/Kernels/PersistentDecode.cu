@@ -80,23 +80,6 @@ __device__ __forceinline__ float2 pd_dot2(const uint4* __restrict__ w1, const ui
     return make_float2(warp_sum(a), warp_sum(b));
 }
 
-// W · x for one row, summed over the warp. (16 chunks in flight per lane instead of 8 measured slower for the down
-// product's 8,192-wide rows: 1.195 vs 1.184 ms per step.)
-__device__ __forceinline__ float pd_dot1(const uint4* __restrict__ w, const uint4* x, int chunks)
-{
-    float a = 0.0f;
-    for (int c = threadIdx.x & 31; c < chunks; c += 32 * PD_UNROLL)
-    {
-        uint4 u[PD_UNROLL];
-#pragma unroll
-        for (int k = 0; k < PD_UNROLL; k++) u[k] = c + 32 * k < chunks ? load_stream(w + c + 32 * k) : make_uint4(0, 0, 0, 0);
-#pragma unroll
-        for (int k = 0; k < PD_UNROLL; k++)
-            if (c + 32 * k < chunks) a += dot8(u[k], x[c + 32 * k]);
-    }
-    return warp_sum(a);
-}
-
 // Copies a bf16 vector written by other blocks of this launch into shared memory (through L2); ends with a barrier.
 __device__ __forceinline__ void pd_stage(uint4* xs, const bf16* src, int chunks)
 {
@@ -104,22 +87,26 @@ __device__ __forceinline__ void pd_stage(uint4* xs, const bf16* src, int chunks)
     __syncthreads();
 }
 
-// R[n] += W[n] · xs for the columns n of this warp (one writer per column; R read through L2).
+// R[n] += W[n] · xs for the columns n of this warp (one writer per column; R read through L2), each row streamed by
+// the GEMV's warp loop (gemv_dot). (16 chunks in flight per lane instead of 8 measured slower for the down product's
+// 8,192-wide rows: 1.195 vs 1.184 ms per step.)
 __device__ __forceinline__ void pd_residual_product(const bf16* __restrict__ W, const uint4* xs, int K, float* R, int vw, int tw)
 {
     for (int n = vw; n < HIDDEN; n += tw)
     {
-        float acc = pd_dot1((const uint4*)(W + (long long)n * K), xs, K >> 3);
-        if ((threadIdx.x & 31) == 0) R[n] = load_cg(R + n) + acc;
+        float acc[1] = {0.0f};
+        gemv_dot<1>((const uint4*)(W + (long long)n * K), xs, K >> 3, 0, K >> 3, acc);
+        acc[0] = warp_sum(acc[0]);
+        if ((threadIdx.x & 31) == 0) R[n] = load_cg(R + n) + acc[0];
     }
 }
 
 // X (fp32 residual, one row) through every layer. layers: numLayers entries; q, attn, act: scratch rows; rowOf,
 // ctxLens, tables: the decode inputs of the one sequence (as paged_decode_attention_v2, row 0); positions, slots:
 // the token's (as gemv_pairs). barrier: one zeroed u32. inter: the MLP width; splits: attention splits per KV head
-// (splits · KV_HEADS ≤ grid, ≤ the partial buffers' capacity). skip: phases to leave out (bits 0-4, a timing ablation
-// only: the results are then wrong). grid: the co-resident blocks (cooperative launch), block: 32 · WARPS, dynamic
-// shared memory: max(HIDDEN, heads · HEAD_DIM, inter) · 2 bytes.
+// (splits · KV_HEADS ≤ grid, ≤ the partial buffers' capacity). skip: phases to leave out (bits 0-4 in the order above,
+// as C#'s DecodeStages; a timing ablation only: the results are then wrong). grid: the co-resident blocks (cooperative
+// launch), block: 32 · WARPS, dynamic shared memory: max(HIDDEN, heads · HEAD_DIM, inter) · 2 bytes.
 #define PD_PARAMS                                                                                                                 \
     const PdLayer *__restrict__ layers, int numLayers, float *X, bf16 *q, bf16 *attn, bf16 *act, int inter, float eps,          \
         const int *__restrict__ positions, const int *__restrict__ slots, const float *__restrict__ invFreq, bf16 *pool,        \
