@@ -48,3 +48,4 @@ __device__ inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned 
 __device__ inline float4 make_float4(float x, float y, float z, float w) { float4 r; r.x=x; r.y=y; r.z=z; r.w=w; return r; }
 __device__ inline float2 make_float2(float x, float y) { float2 r; r.x=x; r.y=y; return r; }
 __device__ inline uint2 make_uint2(unsigned x, unsigned y) { uint2 r; r.x=x; r.y=y; return r; }
+__device__ void __syncwarp(unsigned = 0xffffffffu);

@@ -12,20 +12,5 @@ for v in ${KERNELS:-v3}; do
   ncu -i "$out/$v.ncu-rep" --page source --csv --print-source sass > "$out/$v-source.csv"
   ncu -i "$out/$v.ncu-rep" --page raw --csv > "$out/$v-raw.csv"
   rm -f "$out/$v.ncu-rep"
-  python3 - "$out/$v-source.csv" <<'PY'
-import csv, collections, sys
-rows = list(csv.reader(open(sys.argv[1])))
-hdr, data = rows[1], rows[2:]
-ix = {h: i for i, h in enumerate(hdr)}
-def val(r, k):
-    try: return float(r[ix[k]].replace(',', ''))
-    except (KeyError, ValueError): return 0.0
-total = sum(val(r, "Warp Stall Sampling (All Samples)") for r in data) or 1.0
-by_op = collections.Counter()
-for r in data:
-    toks = r[ix["Source"]].split()
-    if toks:
-        by_op[(toks[1] if toks[0].startswith('@') else toks[0]).split('.')[0]] += val(r, "Warp Stall Sampling (All Samples)")
-print(sys.argv[1], "stall samples by opcode:", ", ".join(f"{op} {v / total:.1%}" for op, v in by_op.most_common(12)))
-PY
+  python3 "$here/stall_summary.py" "$out/$v-source.csv"
 done

@@ -73,6 +73,10 @@ public sealed partial class CudaBackend
         }
     }
 
+    /// <summary>Registers and local (spilled) bytes per thread of the persistent kernel in use (Nsight's figures, without running it).</summary>
+    internal (int Registers, int LocalBytes) PersistentResources =>
+        (_context.FunctionAttribute(PersistentKernel, CudaDriverApi.FuncAttributeNumRegs), _context.FunctionAttribute(PersistentKernel, CudaDriverApi.FuncAttributeLocalSizeBytes));
+
     /// <summary>
     /// Whether this step's layers run as the persistent launch: one decode token on one GPU (the residual products
     /// accumulate here), widths the kernel's 16-byte loads divide, and a grid that fits. Independent of which kernel

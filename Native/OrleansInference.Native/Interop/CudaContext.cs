@@ -256,6 +256,14 @@ internal sealed unsafe class CudaContext : IDisposable
         return blocks;
     }
 
+    /// <summary>One of the kernel's CU_FUNC_ATTRIBUTE values (<see cref="CudaDriverApi"/>'s FuncAttribute constants).</summary>
+    public int FunctionAttribute(CudaFunction function, int attribute)
+    {
+        int value;
+        Api.Check(Api.cuFuncGetAttribute(&value, attribute, function.Handle), $"cuFuncGetAttribute({function.Name}, {attribute})");
+        return value;
+    }
+
     public void SetMaxDynamicSharedMemory(CudaFunction function, int bytes) =>
         Api.Check(Api.cuFuncSetAttribute(function.Handle, CudaDriverApi.FuncAttributeMaxDynamicSharedSizeBytes, bytes), $"cuFuncSetAttribute({function.Name})");
 

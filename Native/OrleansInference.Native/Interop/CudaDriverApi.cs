@@ -46,6 +46,15 @@ internal sealed unsafe class CudaDriverApi
     public const int CaptureModeThreadLocal = 1;
     public const int FuncAttributeMaxDynamicSharedSizeBytes = 8;
 
+    /// <summary>CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES: the kernel's static shared memory.</summary>
+    public const int FuncAttributeSharedSizeBytes = 1;
+
+    /// <summary>CU_FUNC_ATTRIBUTE_NUM_REGS: registers per thread.</summary>
+    public const int FuncAttributeNumRegs = 4;
+
+    /// <summary>CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES: local memory per thread (register spills among it).</summary>
+    public const int FuncAttributeLocalSizeBytes = 3;
+
     public readonly delegate* unmanaged<uint, int> cuInit;
     public readonly delegate* unmanaged<int*, int> cuDriverGetVersion;
     public readonly delegate* unmanaged<int*, int> cuDeviceGetCount;
@@ -79,6 +88,7 @@ internal sealed unsafe class CudaDriverApi
     public readonly delegate* unmanaged<nint, int> cuModuleUnload;
     public readonly delegate* unmanaged<nint*, nint, byte*, int> cuModuleGetFunction;
     public readonly delegate* unmanaged<nint, int, int, int> cuFuncSetAttribute;
+    public readonly delegate* unmanaged<int*, int, nint, int> cuFuncGetAttribute;
     public readonly delegate* unmanaged<nint, uint, uint, uint, uint, uint, uint, uint, nint, void**, void**, int> cuLaunchKernel;
     public readonly delegate* unmanaged<nint, int, int> cuStreamBeginCapture;
     public readonly delegate* unmanaged<nint, nint*, int> cuStreamEndCapture;
@@ -133,6 +143,7 @@ internal sealed unsafe class CudaDriverApi
         cuModuleUnload = (delegate* unmanaged<nint, int>)lib.Get("cuModuleUnload");
         cuModuleGetFunction = (delegate* unmanaged<nint*, nint, byte*, int>)lib.Get("cuModuleGetFunction");
         cuFuncSetAttribute = (delegate* unmanaged<nint, int, int, int>)lib.Get("cuFuncSetAttribute");
+        cuFuncGetAttribute = (delegate* unmanaged<int*, int, nint, int>)lib.Get("cuFuncGetAttribute");
         cuLaunchKernel = (delegate* unmanaged<nint, uint, uint, uint, uint, uint, uint, uint, nint, void**, void**, int>)lib.Get("cuLaunchKernel");
         cuStreamBeginCapture = (delegate* unmanaged<nint, int, int>)lib.Get("cuStreamBeginCapture_v2");
         cuStreamEndCapture = (delegate* unmanaged<nint, nint*, int>)lib.Get("cuStreamEndCapture");

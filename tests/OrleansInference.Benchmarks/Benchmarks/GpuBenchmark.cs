@@ -355,6 +355,10 @@ internal static class GpuBenchmark
         ]);
         Console.WriteLine($"(batch 1 ms/step, medians of {rounds} alternating rounds: {Listing(times, "F3")})");
         var json = ToJson(times, "_step_ms");
+        var (registers, localBytes) = backend.PersistentResources;
+        Console.WriteLine($"(persistent kernel: {registers} registers and {localBytes} bytes of local memory (spills) per thread)");
+        json["registers_per_thread"] = registers;
+        json["local_bytes_per_thread"] = localBytes;
         json["phase_ablation"] = StageAblation(backend, blocksPerSeq, rounds, "persistent kernel phase (barriers kept)");
         return json;
     }
