@@ -12,5 +12,14 @@ catch (SiloConfigurationException e)
     return 2;
 }
 
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+catch (RedisUnavailableException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 3;
+}
+
 return 0;

@@ -25,6 +25,12 @@ public sealed class OrleansHostingOptions
     public string? Redis { get; set; }
 
     /// <summary>
+    /// How long a silo with <see cref="Redis"/> set waits at start for that server to answer before it gives up
+    /// (Redis may come up after the silos).
+    /// </summary>
+    public TimeSpan RedisStartupTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// With localhost clustering: the silo endpoint (<c>host:port</c>) of the primary silo a second silo on the same
     /// machine joins. Empty: this silo is the primary.
     /// </summary>

@@ -15,6 +15,19 @@ internal static class OrleansSiloSetup
         var options = configuration.GetSection(OrleansHostingOptions.SectionName).Get<OrleansHostingOptions>() ?? new OrleansHostingOptions();
         builder.Services.Configure<OrleansHostingOptions>(configuration.GetSection(OrleansHostingOptions.SectionName));
 
+        if (!string.IsNullOrWhiteSpace(options.Redis))
+        {
+            // Before UseOrleans: hosted services start in registration order, and Orleans' providers connect at once.
+            if (options.RedisStartupTimeout <= TimeSpan.Zero)
+            {
+                throw new SiloConfigurationException($"Orleans:RedisStartupTimeout must be positive (got {options.RedisStartupTimeout}).");
+            }
+
+            string redisConnection = options.Redis;
+            var timeout = options.RedisStartupTimeout;
+            builder.Services.AddHostedService(sp => new RedisStartupWait(redisConnection, timeout, sp.GetRequiredService<ILogger<RedisStartupWait>>()));
+        }
+
         builder.UseOrleans(silo =>
         {
             if (!string.IsNullOrWhiteSpace(options.Redis))

@@ -36,22 +36,23 @@ public sealed class RedisServer : IAsyncDisposable
     public string LogPath => Path.Combine(_directory.FullName, "redis.log");
 
     /// <summary>
-    /// Starts redis-server on a free port bound to 127.0.0.1 and <paramref name="extraBindAddresses"/>, and waits until it
-    /// answers PING. Skips the calling test when redis-server is not installed.
+    /// Starts redis-server on a free port (or on <paramref name="port"/>) bound to 127.0.0.1 and
+    /// <paramref name="extraBindAddresses"/>, and waits until it answers PING. Skips the calling test when redis-server is
+    /// not installed.
     /// </summary>
-    public static async Task<RedisServer> StartAsync(IEnumerable<string>? extraBindAddresses = null, CancellationToken cancellationToken = default)
+    public static async Task<RedisServer> StartAsync(IEnumerable<string>? extraBindAddresses = null, CancellationToken cancellationToken = default, int? port = null)
     {
         var executable = ClusterTestPaths.FindOnPath("redis-server")
             ?? throw SkipException.ForSkip("redis-server is not installed (apt-get install redis-server): the multi-process cluster tests need it for membership");
         var binds = string.Join(' ', new[] { "127.0.0.1" }.Concat(extraBindAddresses ?? []));
         Exception? last = null;
-        // A port found free can be taken before redis binds it: try a few.
-        for (var attempt = 0; attempt < 3; attempt++)
+        // A port found free can be taken before redis binds it: try a few (a port asked for is tried once).
+        for (var attempt = 0; attempt < (port is null ? 3 : 1); attempt++)
         {
-            var port = FreeTcpPorts.Take(1)[0];
+            var listen = port ?? FreeTcpPorts.Take(1)[0];
             var directory = Directory.CreateTempSubdirectory("oi-redis-");
-            var process = Launch(executable, port, binds, directory);
-            var server = new RedisServer(process, directory, port);
+            var process = Launch(executable, listen, binds, directory);
+            var server = new RedisServer(process, directory, listen);
             try
             {
                 await server.WaitForPingAsync(TimeSpan.FromSeconds(10), cancellationToken);

@@ -50,6 +50,9 @@ public sealed partial class SiloProcess : IAsyncDisposable
     /// <summary>True once the process has ended.</summary>
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Its exit code once it has ended; null while it runs.</summary>
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
     /// <summary>
     /// Starts the silo and waits until <c>/v2/health/ready</c> answers 200 (its engine has loaded the model). Throws, with
     /// the end of its log, when it exits or is not ready within <see cref="SiloProcessOptions.ReadyTimeout"/>.

@@ -28,6 +28,15 @@ public sealed class ConfigurationTests
     }
 
     [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("-00:00:05")]
+    public void A_Redis_startup_timeout_that_is_not_positive_is_refused(string timeout)
+    {
+        var e = Assert.Throws<SiloConfigurationException>(() => SiloHost.CreateBuilder(["--Orleans:Redis", "127.0.0.1:6379", "--Orleans:RedisStartupTimeout", timeout]));
+        Assert.StartsWith("Orleans:RedisStartupTimeout must be positive", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("tpu")]
     [InlineData("cuda:x")]
     [InlineData("gpu")]
