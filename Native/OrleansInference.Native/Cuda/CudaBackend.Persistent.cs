@@ -73,7 +73,7 @@ public sealed partial class CudaBackend
         }
     }
 
-    /// <summary>Registers and local (spilled) bytes per thread of the persistent kernel in use (Nsight's figures, without running it).</summary>
+    /// <summary>Registers and local (spilled) bytes per thread of the persistent kernel in use, as the loaded module records them.</summary>
     internal (int Registers, int LocalBytes) PersistentResources =>
         (_context.FunctionAttribute(PersistentKernel, CudaDriverApi.FuncAttributeNumRegs), _context.FunctionAttribute(PersistentKernel, CudaDriverApi.FuncAttributeLocalSizeBytes));
 

@@ -46,9 +46,6 @@ internal sealed unsafe class CudaDriverApi
     public const int CaptureModeThreadLocal = 1;
     public const int FuncAttributeMaxDynamicSharedSizeBytes = 8;
 
-    /// <summary>CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES: the kernel's static shared memory.</summary>
-    public const int FuncAttributeSharedSizeBytes = 1;
-
     /// <summary>CU_FUNC_ATTRIBUTE_NUM_REGS: registers per thread.</summary>
     public const int FuncAttributeNumRegs = 4;
 

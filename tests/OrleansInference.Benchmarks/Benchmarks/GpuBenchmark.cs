@@ -124,8 +124,9 @@ internal static class GpuBenchmark
             Console.WriteLine($"(batch 1 ms/step, medians of 3 alternating rounds: RMSNorm computed by the QKV and gate/up GEMVs {norms["norm_in_consumer"]:F3}; by the O and down GEMVs' last block {norms["norm_by_last_block"]:F3})");
             Console.WriteLine($"(decode ms/step with RoPE, SwiGLU and RMSNorm folded into the GEMVs vs as kernels of their own: {string.Join("; ", fusionText)})");
             result["decode_batch1_stage_ablation"] = StageAblation(backend, blocksPerSeq, 3, "fused stage (five launches per layer)");
+            int splits0 = backend.MaxDecodeSplits;
             var bySplits = AlternatingRounds(backend, blocksPerSeq, 3, [.. new[] { 4, 8, 16 }.Select(sp =>
-                (sp.ToString(CultureInfo.InvariantCulture), (Action<bool>)(on => backend.MaxDecodeSplits = on ? sp : 16)))]);
+                (sp.ToString(CultureInfo.InvariantCulture), (Action<bool>)(on => backend.MaxDecodeSplits = on ? sp : splits0)))]);
             result["decode_batch1_step_ms_by_context_splits"] = ToJson(bySplits, "");
             Console.WriteLine($"(batch 1 ms/step by context splits of the decode attention, medians of 3 alternating rounds: {Listing(bySplits, "F3")})");
             backend.PersistentDecode = persistentDefault;
@@ -338,10 +339,11 @@ internal static class GpuBenchmark
     private static JsonObject PersistentComparison(CudaBackend backend, int blocksPerSeq, int rounds)
     {
         bool wide0 = backend.PersistentWide;
+        int splits0 = backend.MaxDecodeSplits;
         Action<bool> Variant(bool wide, int splits) => on =>
         {
             backend.PersistentWide = on ? wide : wide0;
-            backend.MaxDecodeSplits = on ? splits : 16;
+            backend.MaxDecodeSplits = on ? splits : splits0;
         };
         var times = AlternatingRounds(backend, blocksPerSeq, rounds,
         [
