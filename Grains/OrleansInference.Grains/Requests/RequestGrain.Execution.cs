@@ -23,7 +23,7 @@ internal sealed partial class RequestGrain
             await Task.WhenAll(jobs.Select(j => RunJobAsync(j, [], ct)));
             if (_finishedCount == _finished.Length)
             {
-                _state = RequestState.Finished;
+                _state = EndedState();
             }
             else if (ct.IsCancellationRequested)
             {
@@ -81,8 +81,18 @@ internal sealed partial class RequestGrain
                 Deliver(new TokenChunk { RequestId = RequestId, Index = i, Offset = _delivered[i].Count, FinishReason = reason, Error = error, WorkerId = _workerId });
             }
         }
-        _state = any ? stateIfAnyOpen : RequestState.Finished;
+        _state = any ? stateIfAnyOpen : EndedState();
     }
+
+    /// <summary>
+    /// The state of a request whose samples have all ended: Cancelled when a cancel cut any of them short, else
+    /// Finished. A cancel can reach the end both ways: the worker call stops (then the samples are closed here), or the
+    /// aborted worker's last chunk, already on its way, arrives first and closes them with reason Cancelled; counting
+    /// closed samples alone called the second way Finished (one CI run saw an SDK-cancelled request end as Finished, which
+    /// fits this order: the local job stream still drains updates already buffered when its token is cancelled).
+    /// </summary>
+    private RequestState EndedState() =>
+        _finishReasons.Contains(InferenceFinishReason.Cancelled) ? RequestState.Cancelled : RequestState.Finished;
 
     // A conductor reactivated after its silo died knows no workers until they re-register with their next load
     // report: wait that long for one instead of failing the request. A call lost with the conductor's silo is retried.
