@@ -60,7 +60,7 @@ public sealed class BadRequestTests(InferenceClusterFixture fixture) : IClassFix
         Assert.Equal(param, ex.Param);
         Assert.False(string.IsNullOrWhiteSpace(ex.Message));
 
-        await fixture.WaitForIdleWorkersAsync(TimeSpan.FromSeconds(5));
+        await fixture.WaitForIdleWorkersAsync(InferenceClusterFixture.Settle);
         Assert.All(await fixture.Conductor.GetWorkersAsync(), w => Assert.Equal(0, w.InFlight));
     }
 

@@ -41,7 +41,7 @@ public sealed class ControlPlaneTests(InferenceClusterFixture fixture) : IClassF
     {
         await fixture.Cluster.DeactivateAsync(fixture.Conductor);
         // The reactivated conductor knows nobody until the workers' next load reports (every 200 ms here).
-        var workers = await fixture.WaitForWorkersAsync(3, TimeSpan.FromSeconds(5));
+        var workers = await fixture.WaitForWorkersAsync(3, InferenceClusterFixture.Settle);
         Assert.Equal(3, workers.Select(w => w.Registration.Silo).Distinct().Count());
     }
 

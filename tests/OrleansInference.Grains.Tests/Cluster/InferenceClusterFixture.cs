@@ -17,6 +17,13 @@ public class InferenceClusterFixture : IAsyncLifetime
     public const string Model = "builtin";
     public const int KvBlocks = 192;
 
+    /// <summary>
+    /// How long the tests wait for the cluster to settle (workers registered or gone, requests drained, blocks freed).
+    /// These are liveness waits that return as soon as the state holds; CI runs every test project at once on two
+    /// cores, where membership changes and load reports can take several times as long as on an idle machine.
+    /// </summary>
+    public static readonly TimeSpan Settle = TimeSpan.FromSeconds(30);
+
     protected virtual short Silos => 3;
 
     /// <summary>Workers the cluster has once every silo has started (one per silo unless a fixture says otherwise).</summary>

@@ -12,17 +12,17 @@ public sealed class MembershipTests(StoppableClusterFixture fixture) : IClassFix
     public async Task WorkersOfAStoppedAndAKilledSiloLeaveTheConductor()
     {
         var cluster = fixture.Cluster;
-        var workers = await fixture.WaitForWorkersAsync(3, TimeSpan.FromSeconds(10));
+        var workers = await fixture.WaitForWorkersAsync(3, InferenceClusterFixture.Settle);
 
         var stopped = cluster.Silos[^1];
         await cluster.StopSiloAsync(stopped, TestContext.Current.CancellationToken);
-        var left = await fixture.WaitForWorkersAsync(2, TimeSpan.FromSeconds(5));
+        var left = await fixture.WaitForWorkersAsync(2, InferenceClusterFixture.Settle);
         Assert.DoesNotContain(left, w => w.Registration.Silo == stopped.SiloAddress.ToParsableString());
 
         var killed = cluster.Silos[^1];
         Assert.NotEqual(stopped.SiloAddress, killed.SiloAddress);
         await cluster.KillSiloAsync(killed, TestContext.Current.CancellationToken);
-        left = await fixture.WaitForWorkersAsync(1, TimeSpan.FromSeconds(10));
+        left = await fixture.WaitForWorkersAsync(1, InferenceClusterFixture.Settle);
         Assert.DoesNotContain(left, w => w.Registration.Silo == killed.SiloAddress.ToParsableString());
         Assert.Contains(workers, w => w.Registration.WorkerId == left[0].Registration.WorkerId);
 

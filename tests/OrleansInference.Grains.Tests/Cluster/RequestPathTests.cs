@@ -109,12 +109,12 @@ public sealed class RequestPathTests(InferenceClusterFixture fixture) : IClassFi
         });
         // The cancellation reaches the grain asynchronously (a cancel message after the enumerator's last call).
         var status = await grain.GetStatusAsync();
-        for (var deadline = DateTime.UtcNow.AddSeconds(10); status.State != RequestState.Cancelled && DateTime.UtcNow < deadline;)
+        for (var deadline = DateTime.UtcNow + InferenceClusterFixture.Settle; status.State != RequestState.Cancelled && DateTime.UtcNow < deadline;)
         {
             await Task.Delay(20, Ct);
             status = await grain.GetStatusAsync();
         }
-        await fixture.WaitForIdleWorkersAsync(TimeSpan.FromSeconds(10));
+        await fixture.WaitForIdleWorkersAsync(InferenceClusterFixture.Settle);
         Assert.Equal(RequestState.Cancelled, status.State);
         Assert.InRange(status.DeliveredTokens[0], 3, 1499);
         Assert.All(await fixture.Conductor.GetWorkersAsync(), w => Assert.Equal(0, w.InFlight));
@@ -136,7 +136,7 @@ public sealed class RequestPathTests(InferenceClusterFixture fixture) : IClassFi
         }
         Assert.Equal(InferenceFinishReason.Cancelled, chunks[^1].FinishReason);
         Assert.True(chunks.Sum(c => c.TokenIds.Count) < 1500);
-        await fixture.WaitForIdleWorkersAsync(TimeSpan.FromSeconds(10));
+        await fixture.WaitForIdleWorkersAsync(InferenceClusterFixture.Settle);
     }
 
     [Fact]

@@ -65,7 +65,7 @@ public sealed class SoleWorkerTests(SingleWorkerClusterFixture fixture) : IClass
         {
             Assert.Equal(new LoadReportAck(true, false), await fixture.Conductor.ReportLoadAsync(sole.GetLoad()));
             // The worker's own next report (every 200 ms here) ends the shortcut on its silo.
-            var deadline = DateTime.UtcNow.AddSeconds(5);
+            var deadline = DateTime.UtcNow + InferenceClusterFixture.Settle;
             while (fixture.Host.FindSoleWorker(InferenceClusterFixture.Model) is not null)
             {
                 Assert.True(DateTime.UtcNow < deadline, "the worker still believes it is the only one");
@@ -82,7 +82,7 @@ public sealed class SoleWorkerTests(SingleWorkerClusterFixture fixture) : IClass
     /// <summary>The worker, once its last report told it that it is the only one (another test may have hidden that).</summary>
     private async Task<HostedWorker> SoleWorkerAsync()
     {
-        var deadline = DateTime.UtcNow.AddSeconds(5);
+        var deadline = DateTime.UtcNow + InferenceClusterFixture.Settle;
         while (true)
         {
             if (fixture.Host.FindSoleWorker(InferenceClusterFixture.Model) is { } sole) return sole;
@@ -93,7 +93,7 @@ public sealed class SoleWorkerTests(SingleWorkerClusterFixture fixture) : IClass
 
     private async Task<WorkerInfo> WaitForAsync(Func<WorkerInfo, bool> condition)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(5);
+        var deadline = DateTime.UtcNow + InferenceClusterFixture.Settle;
         while (true)
         {
             var w = Assert.Single(await fixture.Conductor.GetWorkersAsync());

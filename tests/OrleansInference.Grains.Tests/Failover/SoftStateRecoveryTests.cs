@@ -40,7 +40,7 @@ public sealed class SoftStateRecoveryTests
         await cluster.Cluster.KillSiloAsync(cluster.Cluster.Silos.Single(s => s.SiloAddress.Equals(conductorSilo)), Ct);
 
         // Within the detection time plus a load-report interval the survivors are registered again, and only they.
-        var workers = await cluster.WaitForWorkersAsync(2, TimeSpan.FromSeconds(10));
+        var workers = await cluster.WaitForWorkersAsync(2, InferenceClusterFixture.Settle);
         Assert.DoesNotContain(workers, w => w.Registration.Silo == conductorSilo.ToParsableString());
         Assert.NotEqual(conductorSilo, cluster.HostOf(cluster.Conductor.GetGrainId()));
         // A reactivated conductor tells no worker it is alone while its registry is rebuilt (two report intervals), so the

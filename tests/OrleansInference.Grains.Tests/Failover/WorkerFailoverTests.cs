@@ -99,7 +99,7 @@ public sealed class WorkerFailoverTests
         Assert.Equal([300], status.DeliveredTokens);
         var recovery = Assert.Single(status.RecoveryTimesMs);
         Assert.InRange(recovery, 0, 30_000);
-        await cluster.AssertNoLeaksAsync(TimeSpan.FromSeconds(10));
+        await cluster.AssertNoLeaksAsync(InferenceClusterFixture.Settle);
     }
 
     [Fact]
@@ -111,7 +111,7 @@ public sealed class WorkerFailoverTests
 
         await cluster.Cluster.KillSiloAsync(workerSilo, Ct);
         // Cancel as soon as the request starts moving: it is being re-placed or has just been submitted elsewhere.
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = DateTime.UtcNow + InferenceClusterFixture.Settle;
         while ((await grain.GetStatusAsync()).Migrations == 0)
         {
             Assert.True(DateTime.UtcNow < deadline, "the request never moved");
@@ -125,7 +125,7 @@ public sealed class WorkerFailoverTests
         var status = await grain.GetStatusAsync();
         Assert.Equal(RequestState.Cancelled, status.State);
         Assert.Equal(1, status.Migrations);
-        await cluster.AssertNoLeaksAsync(TimeSpan.FromSeconds(10));
+        await cluster.AssertNoLeaksAsync(InferenceClusterFixture.Settle);
     }
 
     [Fact]
@@ -145,6 +145,6 @@ public sealed class WorkerFailoverTests
         Assert.Equal(RequestState.Failed, status.State);
         Assert.Equal(0, status.Migrations);
         Assert.Contains("limit", status.Error);
-        await cluster.AssertNoLeaksAsync(TimeSpan.FromSeconds(10));
+        await cluster.AssertNoLeaksAsync(InferenceClusterFixture.Settle);
     }
 }
