@@ -62,6 +62,30 @@ __device__ __forceinline__ float block_sum(float v, float* scratch)
 }
 
 
+// Global loads through L2 only, bypassing the incoherent L1: for values other blocks wrote after this block started
+// (partial results, the residual another block's GEMV updated, or in the persistent decode kernel everything a
+// previous phase produced).
+__device__ __forceinline__ float load_l2(const float* p)
+{
+    float v;
+    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
+    return v;
+}
+
+__device__ __forceinline__ uint4 load_l2(const uint4* p)
+{
+    uint4 r;
+    asm volatile("ld.global.cg.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p) : "memory");
+    return r;
+}
+
+__device__ __forceinline__ float4 load_l2(const float4* p)
+{
+    float4 r;
+    asm volatile("ld.global.cg.v4.f32 {%0,%1,%2,%3}, [%4];" : "=f"(r.x), "=f"(r.y), "=f"(r.z), "=f"(r.w) : "l"(p) : "memory");
+    return r;
+}
+
 // Element offset of (slot, kvHead, dim 0) in plane 0 (K) of one layer of the paged pool, whose blocks are laid out
 // [layer][K|V][slot][kvHead][HEAD_DIM]; V is planeStride elements further.
 __device__ __forceinline__ long long kv_offset(const int* table, int position, long long blockStride, long long layerOffset, int kvHead)

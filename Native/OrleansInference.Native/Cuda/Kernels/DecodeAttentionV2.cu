@@ -4,27 +4,11 @@
 // an 8-deep unroll's 192 only 2, and occupancy is what keeps enough bytes in flight (Nsight Compute, H100).
 #define DEC2_UNROLL 4
 
-// Global loads that bypass L1 (values other blocks wrote after this block started: partial results, or in the
-// persistent decode kernel everything a previous phase produced).
-__device__ __forceinline__ float load_cg(const float* p)
-{
-    float v;
-    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
-    return v;
-}
-
-__device__ __forceinline__ uint4 load_cg4(const uint4* p)
-{
-    uint4 r;
-    asm volatile("ld.global.cg.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p) : "memory");
-    return r;
-}
-
 // CG: through L2 only (the persistent kernel); otherwise an ordinary load.
 template <bool CG>
 __device__ __forceinline__ uint4 dec2_load(const void* p)
 {
-    return CG ? load_cg4((const uint4*)p) : *(const uint4*)p;
+    return CG ? load_l2((const uint4*)p) : *(const uint4*)p;
 }
 #define DEC2_TABLE_CAP 1024
 #define DEC2_PREFETCH_MAX_SEQS 8
@@ -247,9 +231,9 @@ __device__ __forceinline__ void dec2_split_block(const bf16* q, int row, const i
             for (int u = 0; u < DEC2_MERGE_BATCH; u++)
             {
                 long long idx = ((long long)min(s0 + u, numSplits - 1) * numSeqs + seq) * numHeads + g * G + h;
-                pm[u] = load_cg(partML + 2 * idx);
-                pl[u] = load_cg(partML + 2 * idx + 1);
-                po[u] = load_cg(partO + idx * D + d);
+                pm[u] = load_l2(partML + 2 * idx);
+                pl[u] = load_l2(partML + 2 * idx + 1);
+                po[u] = load_l2(partO + idx * D + d);
             }
             float mNew = M;
 #pragma unroll

@@ -100,13 +100,6 @@ __device__ __forceinline__ void gemv_reduce(float (&acc)[M], int splits, float (
     }
 }
 
-__device__ __forceinline__ float4 load_l2(const float4* p)
-{
-    float4 r;
-    asm volatile("ld.global.cg.v4.f32 {%0,%1,%2,%3}, [%4];" : "=f"(r.x), "=f"(r.y), "=f"(r.z), "=f"(r.w) : "l"(p) : "memory");
-    return r;
-}
-
 // Σ v² over this thread's float4s of a row (indices first, first + stride, ...), four loads in flight at a time: the
 // loads are ordered asm, so without batching each would wait for the previous one's sum.
 __device__ __forceinline__ float sum_squares(const float4* row, int count, int first, int stride)

@@ -83,7 +83,7 @@ __device__ __forceinline__ float2 pd_dot2(const uint4* __restrict__ w1, const ui
 // Copies a bf16 vector written by other blocks of this launch into shared memory (through L2); ends with a barrier.
 __device__ __forceinline__ void pd_stage(uint4* xs, const bf16* src, int chunks)
 {
-    for (int c = threadIdx.x; c < chunks; c += blockDim.x) xs[c] = load_cg4((const uint4*)src + c);
+    for (int c = threadIdx.x; c < chunks; c += blockDim.x) xs[c] = load_l2((const uint4*)src + c);
     __syncthreads();
 }
 
@@ -97,7 +97,7 @@ __device__ __forceinline__ void pd_residual_product(const bf16* __restrict__ W, 
         float acc[1] = {0.0f};
         gemv_dot<1>((const uint4*)(W + (long long)n * K), xs, K >> 3, 0, K >> 3, acc);
         acc[0] = warp_sum(acc[0]);
-        if ((threadIdx.x & 31) == 0) R[n] = load_cg(R + n) + acc[0];
+        if ((threadIdx.x & 31) == 0) R[n] = load_l2(R + n) + acc[0];
     }
 }
 
