@@ -44,6 +44,7 @@ public sealed unsafe class PagedAttentionKernelTests(CudaTestDevice device)
     [InlineData(1, 2)]
     [InlineData(3, 2)]
     [InlineData(16, 2)]
+    // Splits past the merge's batch of 16 (37) merge in several batches.
     [InlineData(37, 2)]
     public void DecodeMatchesReference(int splits, int version)
     {
@@ -67,7 +68,6 @@ public sealed unsafe class PagedAttentionKernelTests(CudaTestDevice device)
             // Twice: the kernel merges its own splits and must leave its completion counters re-armed.
             using var counters = ctx.Allocate(s * KvHeads * 4L);
             ctx.Memset(counters.Pointer, 0, counters.Bytes, env.Stream);
-            // Splits past the merge's batch of 16 (37) merge in several batches.
             args = args.Ptr(counters).Ptr(output);
             ctx.Launch(env.Kernels.DecodeAttentionV2, ((uint)splits, KvHeads, (uint)s), 128, 0, env.Stream, ref args);
             ctx.Memset(output.Pointer, 0xff, output.Bytes, env.Stream);
